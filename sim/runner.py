@@ -100,7 +100,7 @@ def build(sim: str, top: str, parameters: dict | None = None, defines: dict | No
     check_simulator(sim)
     parameters = dict(parameters or {})
     defines = dict(defines or {})
-    sources = rtl_paths() + [TB_RTL / "sweep_top.v"]
+    sources = rtl_paths() + [TB_RTL / "sweep_top.v", TB_RTL / "sweep_seq.v"]
     h = hashlib.sha256()
     for s in sources:
         h.update(s.name.encode() + s.read_bytes())
@@ -168,7 +168,30 @@ def _parse_results(path: Path) -> dict:
     return out
 
 
-def run_parallel(jobs: list[dict]) -> list[dict]:
-    """Run several `run(**job)` at once (each is its own simulator process)."""
+def run_parallel(jobs: list[dict], progress=None) -> list[dict]:
+    """Run several `run(**job)` at once (each is its own simulator process).
+
+    progress: optional (files, total, description): each job writes its count of finished
+    units into its file; a tqdm bar shows their sum while the jobs run."""
     with ThreadPoolExecutor(max_workers=len(jobs)) as ex:
-        return list(ex.map(lambda j: run(**j), jobs))
+        futures = [ex.submit(run, **j) for j in jobs]
+        if progress is not None:
+            _watch(futures, *progress)
+        return [f.result() for f in futures]
+
+
+def _watch(futures, files: list[Path], total: int, desc: str) -> None:
+    import time
+
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit="row", leave=False, disable=None) as bar:
+        while not all(f.done() for f in futures):
+            time.sleep(0.25)
+            done = 0
+            for p in files:
+                try:
+                    done += int(Path(p).read_text() or 0)
+                except (FileNotFoundError, ValueError):
+                    pass
+            bar.update(done - bar.n)

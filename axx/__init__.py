@@ -1,0 +1,1 @@
+"""The axx command line."""

@@ -1,0 +1,92 @@
+"""`axx luts` / `axx metrics`: sweep the RTL, prove it equal to the model, write the tables."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+
+
+def _check_writable(out: Path) -> None:
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise PermissionError(f"cannot write to {parent}: folder not writable")
+
+
+def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None, jobs: int | None = None,
+               headers: bool = True, progress: bool = True, log=print) -> Path:
+    """Sweep all 256 levels x 65,536 operand pairs on the RTL, compare every entry with the
+    model, then write the LUT folder atomically. Raises MismatchError (nothing written) when
+    any entry differs."""
+    from lut_build import compare, get_scheme, write_lut_dir
+    from lut_build.model import all_tables
+    from lut_build.verify import MismatchError
+    from sim import runner
+    from sim.sweep import sweep
+
+    sch = get_scheme(scheme)
+    _check_writable(out)
+    version = runner.simulator_version(sim)
+    res = sweep(scheme, sim, defines=defines, jobs=jobs, show_progress=progress)
+    t = time.perf_counter()
+    report = compare(res.tables, all_tables(sch.model), label=f"{scheme} on {sim}")
+    verify_s = time.perf_counter() - t
+    log(f"build {res.build_s:.1f} s (cached when 0), sweep {res.sweep_s:.2f} s ({res.method}), "
+        f"verification {verify_s:.2f} s: sweep + verification {res.sweep_s + verify_s:.2f} s")
+    if not report.ok:
+        raise MismatchError(report)
+    log(report.text())
+    return write_lut_dir(out, scheme, res.tables, source="rtl", simulator=sim, simulator_version=version,
+                         elapsed_s=res.sweep_s + verify_s, headers=headers)
+
+
+def metrics_table(scheme: str, width: int, rtl: bool = False, sim: str = "verilator",
+                  progress: bool = True, log=print) -> list[dict]:
+    """Per-level metrics over all (2^width)^2 operand pairs, from the model or (rtl=True) from
+    the RTL, which is then also checked entry by entry against the model."""
+    from lut_build import compare, get_scheme
+    from lut_build.metrics import level_metrics
+    from lut_build.model import all_tables
+    from lut_build.verify import MismatchError
+
+    sch = get_scheme(scheme)
+    if width < 8:
+        raise ValueError(f"--width must be at least 8 (the CNN operand width), got {width}")
+    if width > sch.width:
+        raise ValueError(f"--width {width} exceeds the {sch.width}-bit array of scheme {scheme}")
+    model = all_tables(sch.model, operand_bits=width)
+    if not rtl:
+        return level_metrics(model, width)
+    from sim.sweep import sweep
+
+    res = sweep(scheme, sim, operand_bits=width, show_progress=progress)
+    rep = compare(res.tables, model, operand_bits=width, label=f"{scheme} on {sim}, {width}-bit operands")
+    if not rep.ok:
+        raise MismatchError(rep)
+    log(rep.text() + f" (sweep {res.sweep_s:.1f} s)")
+    return level_metrics(res.tables, width)
+
+
+def parse_defines(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        if not name.isidentifier():
+            raise ValueError(f"bad --define {item!r}: expected NAME or NAME=VALUE")
+        out[name] = value or 1
+    return out
+
+
+def summary(rows: list[dict]) -> str:
+    pick = [r for r in rows if r["level"] in (0, 1, 8, 50, 100, 128, 255)]
+    lines = [f"{'level':>5} {'ER':>8} {'MAE':>9} {'MRED':>9} {'WCE':>6} {'bias':>9}"]
+    lines += [f"{r['level']:>5} {r['error_rate']:>8.4f} {r['mae']:>9.3f} {r['mred']:>9.5f} {r['wce']:>6} "
+              f"{r['mean_error']:>9.3f}" for r in pick]
+    return "\n".join(lines)
+
+
+__all__ = ["build_luts", "metrics_table", "parse_defines", "summary"]

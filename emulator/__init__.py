@@ -1,0 +1,1 @@
+"""Emulator of approximate CNN inference (LUT engines, models, data)."""
