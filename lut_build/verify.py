@@ -38,8 +38,9 @@ class Report:
 
 
 def compare(rtl: np.ndarray, model: np.ndarray, operand_bits: int = 8, levels=None,
-            label: str = "", n_first: int = 10) -> Report:
-    """Compare tables [n_levels, 2^bits, 2^bits]; indices are (level, weight, activation)."""
+            label: str = "", n_first: int = 10, first_weight: int = 0) -> Report:
+    """Compare tables [n_levels, n_weights, 2^bits] indexed (level, weight, activation);
+    `levels` and `first_weight` (the weight pattern of row 0) name the entries in the report."""
     if rtl.shape != model.shape:
         raise ValueError(f"table shapes differ: rtl {rtl.shape} vs model {model.shape}")
     lv = np.arange(rtl.shape[0]) if levels is None else np.asarray(levels).ravel()
@@ -49,5 +50,5 @@ def compare(rtl: np.ndarray, model: np.ndarray, operand_bits: int = 8, levels=No
     if n:
         vals = operand_values(operand_bits)
         for li, wi, ai in np.argwhere(bad)[:n_first]:
-            first.append((int(lv[li]), int(vals[wi]), int(vals[ai]), int(rtl[li, wi, ai]), int(model[li, wi, ai])))
+            first.append((int(lv[li]), int(vals[wi + first_weight]), int(vals[ai]), int(rtl[li, wi, ai]), int(model[li, wi, ai])))
     return Report(total=int(rtl.size), mismatches=n, first=first, label=label)

