@@ -1,0 +1,57 @@
+/* LUT-gather convolution on the CPU: every multiply is a table look-up.
+ *
+ * out[n][o][y][x] = sum_{c,ky,kx} lut[w[o][c][ky][kx]][xpad[n][c][y*SH+ky][x*SW+kx]]
+ *
+ * xpad: uint8 two's-complement patterns of the int8 activations, already zero-padded, [N][C][HP][WP]
+ * w:    uint8 patterns of the int8 weights [O][C][KH][KW]
+ * lut:  int32 [256][256], indexed [weight pattern][activation pattern] (one level)
+ * out:  int32 [N][O][OH][OW]
+ *
+ * Loop order: one (image, output channel) plane per OpenMP task; for each weight tap the
+ * 1 KB table row lut[w] stays in L1 while it is gathered over the whole output plane, so the
+ * inner loop is a contiguous sweep (a gather from a tiny table, then an add).
+ */
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
+            int N, int C, int HP, int WP, int O, int KH, int KW, int SH, int SW,
+            int OH, int OW, int nthreads)
+{
+    if (N <= 0 || C <= 0 || O <= 0 || KH <= 0 || KW <= 0 || SH <= 0 || SW <= 0 || OH <= 0 || OW <= 0)
+        return -1;
+    if ((OH - 1) * SH + KH > HP || (OW - 1) * SW + KW > WP)
+        return -2;
+    const long plane = (long)OH * OW;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nthreads > 0 ? nthreads : 1)
+    for (int n = 0; n < N; n++) {
+        for (int o = 0; o < O; o++) {
+            int32_t *acc = out + ((long)n * O + o) * plane;
+            memset(acc, 0, sizeof(int32_t) * plane);
+            for (int c = 0; c < C; c++) {
+                const uint8_t *xc = xpad + ((long)n * C + c) * HP * WP;
+                const uint8_t *wk = w + (((long)o * C + c) * KH) * KW;
+                for (int ky = 0; ky < KH; ky++) {
+                    for (int kx = 0; kx < KW; kx++) {
+                        const int32_t *row = lut + (long)wk[ky * KW + kx] * 256;
+                        for (int oy = 0; oy < OH; oy++) {
+                            const uint8_t *xr = xc + (long)(oy * SH + ky) * WP + kx;
+                            int32_t *ar = acc + (long)oy * OW;
+                            if (SW == 1) {
+                                for (int ox = 0; ox < OW; ox++)
+                                    ar[ox] += row[xr[ox]];
+                            } else {
+                                for (int ox = 0; ox < OW; ox++)
+                                    ar[ox] += row[xr[(long)ox * SW]];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}

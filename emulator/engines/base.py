@@ -1,0 +1,44 @@
+"""What every engine computes, and the input checks they share.
+
+conv(x, w, lut, stride, padding) -> int32 accumulators [N, O, OH, OW] with
+    out[n, o, y, x] = sum_{c, ky, kx} lut[uint8(w[o, c, ky, kx]), uint8(xpad[n, c, y*s + ky, x*s + kx])]
+where xpad is x zero-padded (a padded position multiplies the weight by activation 0, as in
+hardware fed with zero padding). x: int8 [N, C, H, W]; w: int8 [O, C, KH, KW]; lut: int16/int32 [256, 256].
+"""
+from __future__ import annotations
+
+import torch
+
+from ..lut import check_table
+
+
+def _pair(v) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    t = tuple(int(i) for i in v)
+    if len(t) != 2:
+        raise ValueError(f"expected an int or a pair, got {v!r}")
+    return t  # type: ignore[return-value]
+
+
+def check_inputs(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride, padding):
+    """Validate and normalise engine inputs: int8, contiguous, 4-D, matching channels."""
+    for name, t in (("activations", x), ("weights", w)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dtype != torch.int8:
+            raise TypeError(f"{name} must be int8 (quantized operands), got {t.dtype}")
+        if t.dim() != 4:
+            raise ValueError(f"{name} must be 4-D, got shape {tuple(t.shape)}")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"channel mismatch: activations have {x.shape[1]}, weights expect {w.shape[1]}")
+    if x.device != w.device:
+        raise ValueError(f"activations on {x.device} but weights on {w.device}")
+    s, p = _pair(stride), _pair(padding)
+    if min(s) < 1 or min(p) < 0:
+        raise ValueError(f"stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
+    oh = (x.shape[2] + 2 * p[0] - w.shape[2]) // s[0] + 1
+    ow = (x.shape[3] + 2 * p[1] - w.shape[3]) // s[1] + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"kernel {tuple(w.shape[2:])} larger than padded input {tuple(x.shape[2:])}")
+    return x.contiguous(), w.contiguous(), check_table(lut), s, p, (oh, ow)
