@@ -1,0 +1,148 @@
+"""Layers whose execution type is a switch: float, quant (MARLIN fake quantization) or approx
+(int8 operands, every convolution multiply through the multiplier's LUT at this layer's level).
+
+All types share parameter and buffer names, so any state_dict loads into any type (the thesis's
+9 combinations per architecture). The approximation level is configuration, not state: it is
+not saved in state_dict.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .lut import LutSet, check_level, load_scheme
+from .quant import fake_quant, pact_relu, to_int8
+
+EXEC_TYPES = ("float", "quant", "approx")
+_ALIASES = {"transaxx": "approx"}
+
+
+def check_exec_type(name: str) -> str:
+    name = _ALIASES.get(name, name)
+    if name not in EXEC_TYPES:
+        raise ValueError(f"unknown execution type {name!r}; choose one of float, quant, approx (alias transaxx)")
+    return name
+
+
+class Act(nn.Module):
+    """ReLU in float; PACT (learnable clip alpha, 127 levels) in quant and approx."""
+
+    def __init__(self, exec_type: str = "float", alpha: float = 10.0):
+        super().__init__()
+        self.exec_type = check_exec_type(exec_type)
+        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x) if self.exec_type == "float" else pact_relu(x, self.alpha)
+
+
+class AxConv2d(nn.Conv2d):
+    """Conv2d with float / quant / approx execution.
+
+    approx: activations -> int8 with the static calibrated scale (buffer act_amax), weights -> int8
+    per tensor, int32 accumulation through the engine (LUT of `level`), dequantization by
+    s_act * s_w, float bias. Backward: the gradient of the exact fake-quantized convolution
+    (straight-through), so attacks and fine-tuning differentiate through approx models.
+    quant: fake-quantized weights, bias and activations (dynamic per-tensor scales unless
+    static_act_scale, then act_amax).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = False,
+                 exec_type: str = "float", bits: int = 8):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+        self.exec_type = check_exec_type(exec_type)
+        self.bits = bits
+        self.register_buffer("act_amax", torch.tensor(0.0))
+        self.level = 0
+        self.engine = "auto"
+        self.static_act_scale = False
+        self.luts: LutSet | None = None
+        self._cache: dict = {}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", exec_type={self.exec_type}, level={self.level}"
+
+    def set_level(self, level: int) -> None:
+        self.level = check_level(level)
+
+    def _lut_set(self) -> LutSet:
+        if self.luts is None:
+            self.luts = load_scheme("marlin")
+        return self.luts
+
+    def _int_weights(self):
+        key = ("w", self.weight._version, self.weight.data_ptr(), self.weight.device)
+        hit = self._cache.get("w")
+        if hit is None or hit[0] != key:
+            w = self.weight.detach()
+            wi, sw = to_int8(w, w.abs().max())
+            self._cache = {"w": (key, wi, sw)}  # new weights invalidate every prepared plane
+            return wi, sw
+        return hit[1], hit[2]
+
+    def _engine_for(self, lut: torch.Tensor, device: torch.device):
+        from .engines import fast, get_engine
+
+        name = self.engine
+        if name == "auto":
+            name = "fast" if fast.decomposition_for(lut) is not None else ("reference" if device.type == "cuda" else "c")
+        return name, get_engine(name)
+
+    def approx_accumulators(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """int32 accumulators of the LUT convolution, and the dequantization scale."""
+        if float(self.act_amax) <= 0:
+            raise RuntimeError("approx layer is not calibrated: call calibrate(model, images) first")
+        xi, sx = to_int8(x.detach(), self.act_amax)
+        wi, sw = self._int_weights()
+        lut = self._lut_set().table(self.level, x.device)
+        name, eng = self._engine_for(lut, x.device)
+        if name == "fast":
+            from .engines.fast import decomposition_for, prepare
+            pkey = ("p", self.level, str(x.device))
+            prep = self._cache.get(pkey)
+            if prep is None:
+                prep = self._cache[pkey] = prepare(wi.to(x.device), decomposition_for(lut))
+            acc = eng.conv(xi, wi.to(x.device), lut, self.stride, self.padding, prepared=prep)
+        else:
+            acc = eng.conv(xi, wi.to(x.device), lut, self.stride, self.padding)
+        return acc, sx * sw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.exec_type == "float":
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        amax = self.act_amax if (self.exec_type == "approx" or self.static_act_scale) else None
+        b = fake_quant(self.bias, self.bits) if (self.bias is not None and self.exec_type == "quant") else self.bias
+        ste = None
+        if self.exec_type == "quant" or torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            ste = F.conv2d(fake_quant(x, self.bits, amax), fake_quant(self.weight, self.bits), b,
+                           self.stride, self.padding)
+        if self.exec_type == "quant":
+            return ste
+        acc, scale = self.approx_accumulators(x)
+        y = acc.to(x.dtype) * scale.to(x.dtype)
+        if self.bias is not None:
+            y = y + self.bias.detach().view(1, -1, 1, 1)
+        return y if ste is None else ste + (y - ste).detach()
+
+
+class AxLinear(nn.Linear):
+    """Linear layer: float, or fake-quantized with an exact multiplier (quant and approx: the final
+    classifier stays exact in MARLIN and the thesis; approx uses the calibrated activation scale)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, exec_type: str = "float", bits: int = 8):
+        super().__init__(in_features, out_features, bias=bias)
+        self.exec_type = check_exec_type(exec_type)
+        self.bits = bits
+        self.register_buffer("act_amax", torch.tensor(0.0))
+        self.static_act_scale = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.exec_type == "float":
+            return F.linear(x, self.weight, self.bias)
+        static = self.exec_type == "approx" or self.static_act_scale
+        if static and float(self.act_amax) <= 0:
+            raise RuntimeError("layer is not calibrated: call calibrate(model, images) first")
+        xq = fake_quant(x, self.bits, self.act_amax if static else None)
+        b = fake_quant(self.bias, self.bits) if self.bias is not None else None
+        return F.linear(xq, fake_quant(self.weight, self.bits), b)
