@@ -55,3 +55,66 @@ int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *
     }
     return 0;
 }
+
+/* Plane extraction + im2col for the exact fast path (engines/fast.py), in two passes:
+ *   1. planes: per pixel, NP = P + 2 planes per channel, channels-last, computed once:
+ *      plane 0 = x, plane 1+i = -(bit i of x's byte) (i < P), plane P+1 = (x != 0);
+ *      P < 0 means x only (an exact table), NP = 1.
+ *   2. im2col: each tap of each output pixel is one memcpy of NP*C bytes (zeros outside).
+ * x: int8 NCHW [N][C][H][W]; work: int8 [N][H][W][NP][C]; a: int8 [N*OH*OW][KH][KW][NP][C].
+ */
+int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int N, int C, int H, int W, int KH, int KW,
+                  int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads)
+{
+    if (N <= 0 || C <= 0 || KH <= 0 || KW <= 0 || SH <= 0 || SW <= 0 || OH <= 0 || OW <= 0 || P < -1)
+        return -1;
+    const int NP = P < 0 ? 1 : P + 2;
+    const long pix = (long)NP * C;
+    const long hw = (long)H * W;
+    const int nt = nthreads > 0 ? nthreads : 1;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < N; n++) {
+            for (int y = 0; y < H; y++) {
+                for (int xx = 0; xx < W; xx++) {
+                    int8_t *t = work + (((long)n * H + y) * W + xx) * pix;
+                    const int8_t *src = x + (long)n * C * hw + (long)y * W + xx;
+                    for (int c = 0; c < C; c++)
+                        t[c] = src[c * hw];
+                    if (NP == 1)
+                        continue;
+                    for (int i = 0; i < P; i++) {
+                        int8_t *q = t + (long)(1 + i) * C;
+                        for (int c = 0; c < C; c++)
+                            q[c] = (int8_t)(-(((uint8_t)t[c] >> i) & 1));
+                    }
+                    int8_t *z = t + (long)(P + 1) * C;
+                    for (int c = 0; c < C; c++)
+                        z[c] = t[c] != 0;
+                }
+            }
+        }
+        const long row = (long)KH * KW * pix;
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < N; n++) {
+            for (int oy = 0; oy < OH; oy++) {
+                for (int ox = 0; ox < OW; ox++) {
+                    int8_t *r = a + (((long)n * OH + oy) * OW + ox) * row;
+                    for (int ky = 0; ky < KH; ky++) {
+                        const int iy = oy * SH + ky - PH;
+                        for (int kx = 0; kx < KW; kx++) {
+                            const int ix = ox * SW + kx - PW;
+                            int8_t *t = r + ((long)ky * KW + kx) * pix;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                memset(t, 0, (size_t)pix);
+                            else
+                                memcpy(t, work + (((long)n * H + iy) * W + ix) * pix, (size_t)pix);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}

@@ -137,6 +137,26 @@ def _im2col_nhwc(xp: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int) -> 
     return a.view(n * oh * ow, kh * kw * cp)
 
 
+_C_IM2COL: bool | None = None
+
+
+def _operands(x, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int) -> torch.Tensor:
+    """The A matrix: the fused C kernel on the CPU (int8 path), torch ops elsewhere."""
+    global _C_IM2COL
+    if x.device.type == "cpu" and (dec.int8 or dec.exact):
+        if _C_IM2COL is None:
+            try:
+                from . import c as _c
+                _c.load()
+                _C_IM2COL = True
+            except Exception:  # no compiler: the torch version below is exact too, only slower
+                _C_IM2COL = False
+        if _C_IM2COL:
+            from . import c as _c
+            return _c.im2col_planes(x, kh, kw, s, p, oh, ow, -1 if dec.exact else dec.planes)
+    return _im2col_nhwc(_planes(x, dec), kh, kw, s, p, oh, ow)
+
+
 def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if a.device.type == "cuda":
         # CUDA's int8 GEMM wants M > 16 and K, N multiples of 8: pad with zeros (exact).
@@ -159,7 +179,7 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
     if prepared is None or prepared.shape != tuple(w.shape):
         prepared = prepare(w, dec)
     n, o = x.shape[0], w.shape[0]
-    a = _im2col_nhwc(_planes(x, dec), w.shape[2], w.shape[3], s, p, oh, ow)
+    a = _operands(x, dec, w.shape[2], w.shape[3], s, p, oh, ow)
     if dec.int8 or dec.exact:
         out = _mm_int8(a, prepared.B)
         if not dec.exact:
