@@ -47,6 +47,14 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from emulator.bench import run
+
+    levels = [int(v) for v in args.levels.split(",")]
+    run(levels=levels, batch=args.batch, ref_batch=args.ref_batch, repeats=args.repeats, out=args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lut_build.schemes import SCHEMES
 
@@ -86,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--sim", default="verilator", choices=["verilator", "icarus"], help="simulator for --rtl")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=_cmd_metrics)
+
+    b = sub.add_parser("bench", help="time the convolution engines against exact float32",
+                       description="Per ResNet stage conv shape and for a whole ResNet-32 forward pass, at each "
+                                   "level: exact float32, and the reference, c and fast engines as ratios to it "
+                                   "(medians, same run); then images/s per execution type. Writes JSON with --json.")
+    b.add_argument("--levels", default="0,8,50,100,255", help="comma-separated levels (default 0,8,50,100,255)")
+    b.add_argument("--batch", type=int, default=100, help="images per forward pass (default 100)")
+    b.add_argument("--ref-batch", type=int, default=4, help="batch for the (slow) reference engine (default 4)")
+    b.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement; medians (default 5)")
+    b.add_argument("--json", help="write all figures, the config and the code version to this JSON file")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 

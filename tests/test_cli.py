@@ -72,3 +72,15 @@ def test_unwritable_output_fails_before_the_sweep(tmp_path):
     blocker.write_text("x")
     p = run("luts", "--out", str(blocker / "luts" / "marlin"), "--quiet")
     assert p.returncode == 2 and "is a file, not a folder" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_bench_smoke(tmp_path):
+    """The benchmark runs and records every figure with its config (no timing asserted)."""
+    import json
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--batch", "2", "--ref-batch", "1", "--levels", "0,50", "--repeats", "1", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["config"]["levels"] == [0, 50] and r["config"]["batch"] == 2 and r["code_version"]
+    assert len(r["layers"]) == 6 and all(row["fast"] > 0 and row["c"] > 0 and row["reference"] > 0 for row in r["layers"])
+    assert [row["level"] for row in r["resnet"]] == [0, 50]
+    assert {t["exec_type"] for t in r["throughput"]} == {"float", "quant", "approx"}

@@ -1,0 +1,120 @@
+"""Benchmark of the engines against exact float32, measured in the same run (medians, ratios).
+
+For one 3x3 convolution of each ResNet stage shape and for a whole ResNet-32 forward pass, at
+the given levels: exact float32, reference (layers only: a whole network through the torch
+gather takes minutes), c and fast; then ResNet-32 throughput (images/s) per execution type.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+STAGES = [(16, 32), (32, 16), (64, 8)]  # (channels, feature size) of ResNet stages 1..3
+
+
+def _median(fn, repeats: int) -> float:
+    fn()  # warm-up: caches, workspaces, thread pools
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def _code_version() -> str:
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) -> list[dict]:
+    from .engines import get_engine
+    from .engines.fast import decompose, prepare
+    from .lut import load_scheme
+
+    luts = load_scheme("marlin")
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for c, h in STAGES:
+        x = torch.randint(0, 128, (batch, c, h, h), dtype=torch.int8, generator=g)  # post-PACT: 0..127
+        w = torch.randint(-127, 128, (c, c, 3, 3), dtype=torch.int8, generator=g)
+        xf, wf = x.float(), w.float()
+        t_exact = _median(lambda: F.conv2d(xf, wf, padding=1), repeats)
+        xr, xrf = x[:ref_batch], xf[:ref_batch]
+        t_exact_ref = _median(lambda: F.conv2d(xrf, wf, padding=1), repeats)
+        for lv in levels:
+            lut = luts.table(lv)
+            pw = prepare(w, decompose(lut))
+            r = {"shape": f"{c}x{h}x{h}", "level": lv, "batch": batch, "exact_fp32_ms": t_exact * 1e3}
+            r["fast"] = _median(lambda: get_engine("fast").conv(x, w, lut, 1, 1, prepared=pw), repeats) / t_exact
+            r["c"] = _median(lambda: get_engine("c").conv(x, w, lut, 1, 1), max(1, repeats // 2)) / t_exact
+            r["reference"] = _median(lambda: get_engine("reference").conv(xr, w, lut, 1, 1), 1) / t_exact_ref
+            rows.append(r)
+            log(f"  conv {r['shape']:>8} level {lv:>3}: fast {r['fast']:6.2f}x  c {r['c']:6.2f}x  "
+                f"reference {r['reference']:7.1f}x (batch {ref_batch})   [exact fp32 {r['exact_fp32_ms']:.2f} ms]")
+    return rows
+
+
+def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -> tuple[list[dict], list[dict]]:
+    from .models import calibrate, resnet, set_engine
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, 3, 32, 32, generator=g)
+    fl = resnet(depth, "float").eval()
+    ap = resnet(depth, "approx").eval()
+    ap.load_state_dict(fl.state_dict())
+    calibrate(ap, x)
+    with torch.no_grad():
+        t_exact = _median(lambda: fl(x), repeats)
+        rows = []
+        for lv in levels:
+            ap.set_levels(lv)
+            r = {"model": f"resnet{depth}", "level": lv, "batch": batch, "exact_fp32_ms": t_exact * 1e3}
+            for eng in ("fast", "c"):
+                set_engine(ap, eng)
+                r[eng] = _median(lambda: ap(x), repeats if eng == "fast" else 1) / t_exact
+            rows.append(r)
+            log(f"  resnet{depth} forward, level {lv:>3}: fast {r['fast']:6.2f}x  c {r['c']:6.2f}x   "
+                f"[exact fp32 {t_exact * 1e3:.1f} ms for {batch} images]")
+        set_engine(ap, "auto")
+        thr = []
+        qt = resnet(depth, "quant").eval()
+        qt.load_state_dict(fl.state_dict())
+        for name, model, lv in (("float", fl, None), ("quant", qt, None), ("approx", ap, 0), ("approx", ap, 50)):
+            if lv is not None:
+                model.set_levels(lv)
+            t = _median(lambda: model(x), repeats)
+            thr.append({"exec_type": name, "level": lv, "batch": batch, "images_per_s": batch / t})
+            log(f"  resnet{depth} throughput {name:>6}{'' if lv is None else f' level {lv}':>9}: {batch / t:8.1f} images/s "
+                f"(batch {batch})")
+    return rows, thr
+
+
+def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repeats: int = 5,
+        out: str | None = None, log=print) -> dict:
+    torch.manual_seed(0)
+    log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    log("per-layer times as a ratio to exact float32 conv2d measured in the same run (medians):")
+    layers = bench_layers(levels, batch, ref_batch, repeats, log)
+    log("whole network:")
+    net, thr = bench_resnet(levels, batch, repeats, log=log)
+    result = {"config": {"levels": list(levels), "batch": batch, "reference_batch": ref_batch, "repeats": repeats,
+                         "torch": torch.__version__, "threads": torch.get_num_threads(),
+                         "cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()},
+              "code_version": _code_version(), "layers": layers, "resnet": net, "throughput": thr}
+    if out:
+        from lut_build.artifacts import atomic_path
+        with atomic_path(out) as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+        log(f"wrote {out}")
+    return result
