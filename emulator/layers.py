@@ -57,7 +57,8 @@ class AxConv2d(nn.Conv2d):
         self.level = 0
         self.engine = "auto"
         self.static_act_scale = False
-        self.luts: LutSet | None = None
+        self.scheme = "marlin"
+        self.luts: LutSet | None = None   # explicit tables; else those of `scheme`
         self._cache: dict = {}
 
     def extra_repr(self) -> str:
@@ -68,7 +69,7 @@ class AxConv2d(nn.Conv2d):
 
     def _lut_set(self) -> LutSet:
         if self.luts is None:
-            self.luts = load_scheme("marlin")
+            self.luts = load_scheme(self.scheme)
         return self.luts
 
     def _int_weights(self):

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .layers import Act, AxConv2d, AxLinear, check_exec_type
-from .lut import check_level, load_scheme
+from .lut import check_level
 from .quant import HistogramCalibrator
 
 DEPTHS = {8: 1, 20: 3, 32: 5, 56: 9}
@@ -145,12 +145,12 @@ def set_exec_type(model: nn.Module, exec_type: str) -> None:
 
 
 def set_scheme(model: nn.Module, scheme: str = "marlin", luts=None) -> None:
-    """Which multiplier's tables the approx layers use (loaded lazily on first approx forward)."""
+    """Which multiplier's tables the approx layers use: a registered scheme (loaded lazily on the
+    first approx forward) or an explicit LutSet."""
+    from lut_build import get_scheme
+    get_scheme(scheme)  # unknown names fail here, not at the first forward
     for c in approx_convs(model):
-        c.luts = luts
-        c._scheme = scheme
-        if luts is None and scheme != "marlin":
-            c.luts = load_scheme(scheme)
+        c.scheme, c.luts = scheme, luts
 
 
 def set_engine(model: nn.Module, engine: str = "auto") -> None:
@@ -161,41 +161,52 @@ def set_engine(model: nn.Module, engine: str = "auto") -> None:
         c.engine = engine
 
 
-@torch.no_grad()
+def _calibrate_inputs(model: nn.Module, layers: list, batches: list, percentile: float) -> None:
+    """Set each layer's act_amax to the percentile of |its input| over the batches (two passes:
+    range, then a fixed-size histogram). The caller chooses the execution mode it runs in."""
+    cals = {m: HistogramCalibrator(percentile) for m in layers}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for phase in ("observe_range", "observe"):
+                hooks = [m.register_forward_pre_hook(lambda mod, inp, ph=phase: getattr(cals[mod], ph)(inp[0]))
+                         for m in layers]
+                try:
+                    for b in batches:
+                        model(b)
+                finally:
+                    for h in hooks:
+                        h.remove()
+    finally:
+        model.train(was_training)
+    for m, c in cals.items():
+        m.act_amax.fill_(c.amax())
+
+
+def _batches(images, batch_size: int) -> list:
+    return list(images.split(batch_size)) if isinstance(images, torch.Tensor) else list(images)
+
+
 def calibrate(model: nn.Module, images: torch.Tensor | Iterable[torch.Tensor], percentile: float = 99.99,
               batch_size: int = 500) -> None:
     """Static activation scales for every quantized layer: the `percentile` of |input| over the
     calibration images ([0, 1], e.g. 5000 training images as in the thesis), measured with the
     activations the quant/approx model produces (PACT, fake-quantized dynamic)."""
     layers = [m for m in model.modules() if isinstance(m, (AxConv2d, AxLinear))]
-    cals = {m: HistogramCalibrator(percentile) for m in layers}
     saved = {m: m.exec_type for m in model.modules() if isinstance(m, (AxConv2d, AxLinear, Act))}
     statics = {m: m.static_act_scale for m in layers}
-    was_training = model.training
-    model.eval()
-    batches = list(images.split(batch_size)) if isinstance(images, torch.Tensor) else list(images)
     try:
         for m in saved:
             m.exec_type = "quant"
         for m in layers:
             m.static_act_scale = False
-        for phase in ("observe_range", "observe"):
-            hooks = [m.register_forward_pre_hook(lambda mod, inp, ph=phase: getattr(cals[mod], ph)(inp[0]))
-                     for m in layers]
-            try:
-                for b in batches:
-                    model(b)
-            finally:
-                for h in hooks:
-                    h.remove()
+        _calibrate_inputs(model, layers, _batches(images, batch_size), percentile)
     finally:
         for m, t in saved.items():
             m.exec_type = t
-        for m, s in statics.items():
-            m.static_act_scale = s
-        model.train(was_training)
-    for m, c in cals.items():
-        m.act_amax.fill_(c.amax())
+        for m, st in statics.items():
+            m.static_act_scale = st
 
 
 def approximate(model: nn.Module, levels=0, calibration: torch.Tensor | None = None, scheme: str = "marlin",
@@ -232,30 +243,15 @@ def approximate(model: nn.Module, levels=0, calibration: torch.Tensor | None = N
     set_scheme(model, scheme)
     model.set_levels = types.MethodType(set_levels, model)
     if calibration is not None:
-        # user models have no PACT: calibrate on their own activations
+        # user models have no PACT: calibrate on their own (float) activations
         convs = approx_convs(model)
-        cals = {m: HistogramCalibrator(percentile) for m in convs}
         for m in convs:
             m.exec_type = "float"
-        was = model.training
-        model.eval()
         try:
-            with torch.no_grad():
-                for phase in ("observe_range", "observe"):
-                    hooks = [m.register_forward_pre_hook(lambda mod, inp, ph=phase: getattr(cals[mod], ph)(inp[0]))
-                             for m in convs]
-                    try:
-                        for b in calibration.split(500):
-                            model(b)
-                    finally:
-                        for h in hooks:
-                            h.remove()
+            _calibrate_inputs(model, convs, _batches(calibration, 500), percentile)
         finally:
             for m in convs:
                 m.exec_type = "approx"
-            model.train(was)
-        for m, c in cals.items():
-            m.act_amax.fill_(c.amax())
     set_levels(model, levels)
     return model
 

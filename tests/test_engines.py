@@ -148,3 +148,17 @@ def test_c_engine_under_address_sanitizer(tmp_path):
            "ASAN_OPTIONS": "detect_leaks=0"}
     p = subprocess.run([sys.executable, "-c", ASAN_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0 and "asan-ok" in p.stdout, p.stdout + p.stderr[-3000:]
+
+
+def test_fast_torch_fallback_matches(marlin, monkeypatch):
+    """The plane/im2col path in torch ops (no C compiler; GPUs) gives the same accumulators."""
+    monkeypatch.setattr(fast, "_C_IM2COL", False)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randint(-128, 128, (2, 5, 8, 7), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (6, 5, 3, 3), dtype=torch.int8, generator=g)
+    for level in (0, 1, 50, 128, 255):
+        for s, p in ((1, 1), (2, 0), (2, 2)):
+            lut = marlin.table(level)
+            assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("reference").conv(x, w, lut, s, p))
+    bw8 = load_scheme("bw8")  # the float64 path
+    assert torch.equal(fast.conv(x, w, bw8.table(200), 1, 1), get_engine("reference").conv(x, w, bw8.table(200), 1, 1))

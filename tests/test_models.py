@@ -193,3 +193,11 @@ def test_approximate_pretrained_user_cnn():
     assert acc255 < acc0                         # the most approximate level hurts
     with pytest.raises(ValueError, match="level list has 2 entries but the model has 19"):
         ax.set_levels([1, 2])
+
+
+def test_scheme_choice():
+    from emulator.models import set_scheme
+    m = resnet(8, "approx", scheme="bw8")
+    assert {c.scheme for c in approx_convs(m)} == {"bw8"}
+    with pytest.raises(KeyError, match="unknown scheme 'booth'"):
+        set_scheme(m, "booth")
