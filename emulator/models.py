@@ -105,12 +105,24 @@ class CifarResNet(nn.Module):
         return self.conv1.exec_type
 
 
-def resnet(depth: int, exec_type: str = "float", levels=0, scheme: str = "marlin") -> CifarResNet:
-    """MARLIN's CIFAR ResNet-8/20/32/56 of the given execution type (float, quant, approx/transaxx)."""
+def resnet(depth: int, exec_type: str = "float", levels=0, scheme: str = "marlin",
+           static_act_scale: bool = False) -> CifarResNet:
+    """MARLIN's CIFAR ResNet-8/20/32/56 of the given execution type (float, quant, approx/transaxx).
+
+    static_act_scale: quant layers use the calibrated activation scales (calibrate()) instead of
+    MARLIN's dynamic per-tensor ones, so an image's output no longer depends on its batch."""
     m = CifarResNet(depth, exec_type)
     set_scheme(m, scheme)
+    set_static_act_scale(m, static_act_scale)
     m.set_levels(levels)
     return m
+
+
+def set_static_act_scale(model: nn.Module, static: bool = True) -> None:
+    """quant layers: calibrated static activation scales (True) or dynamic per-tensor ones (False)."""
+    for m in model.modules():
+        if isinstance(m, (AxConv2d, AxLinear)):
+            m.static_act_scale = bool(static)
 
 
 def approx_convs(model: nn.Module) -> list[AxConv2d]:
@@ -277,4 +289,5 @@ def load_state(model: CifarResNet, state: dict | str) -> None:
 
 
 __all__ = ["resnet", "approximate", "calibrate", "set_levels", "get_levels", "set_exec_type", "set_engine",
+           "set_static_act_scale",
            "set_scheme", "load_state", "CifarResNet", "DEPTHS"]

@@ -201,3 +201,17 @@ def test_scheme_choice():
     assert {c.scheme for c in approx_convs(m)} == {"bw8"}
     with pytest.raises(KeyError, match="unknown scheme 'booth'"):
         set_scheme(m, "booth")
+
+
+def test_quant_static_scales_make_outputs_batch_independent():
+    """Dynamic per-tensor scales (MARLIN's) couple the images of a batch; static ones do not."""
+    torch.manual_seed(7)
+    x = torch.rand(6, 3, 32, 32)
+    x[3:] *= 0.3  # a different range in the second half of the batch
+    dyn = resnet(8, "quant").eval()
+    sta = resnet(8, "quant", static_act_scale=True).eval()
+    sta.load_state_dict(dyn.state_dict())
+    calibrate(sta, x)
+    with torch.no_grad():
+        assert not torch.allclose(dyn(x)[:3], dyn(x[:3]))
+        assert torch.equal(sta(x)[:3], sta(x[:3]))
