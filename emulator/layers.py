@@ -37,6 +37,23 @@ class Act(nn.Module):
         return F.relu(x) if self.exec_type == "float" else pact_relu(x, self.alpha)
 
 
+def auto_engine(lut: torch.Tensor, device: torch.device) -> str:
+    """fast when the table decomposes exactly, else cuda on a GPU (reference if the CUDA engine
+    cannot be built there), else c."""
+    from .engines import fast
+
+    if fast.decomposition_for(lut) is not None:
+        return "fast"
+    if device.type == "cuda":
+        from .engines import cuda
+        try:
+            cuda.load()
+            return "cuda"
+        except Exception:
+            return "reference"
+    return "c"
+
+
 class AxConv2d(nn.Conv2d):
     """Conv2d with float / quant / approx execution.
 
@@ -83,11 +100,11 @@ class AxConv2d(nn.Conv2d):
         return hit[1], hit[2]
 
     def _engine_for(self, lut: torch.Tensor, device: torch.device):
-        from .engines import fast, get_engine
+        from .engines import get_engine
 
         name = self.engine
         if name == "auto":
-            name = "fast" if fast.decomposition_for(lut) is not None else ("reference" if device.type == "cuda" else "c")
+            name = auto_engine(lut, device)
         return name, get_engine(name)
 
     def approx_accumulators(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

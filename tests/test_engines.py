@@ -122,7 +122,7 @@ def test_level_and_lutset_errors(marlin):
 
 
 def test_unknown_engine():
-    with pytest.raises(ValueError, match="choose one of reference, c, fast"):
+    with pytest.raises(ValueError, match="choose one of reference, c, cuda, fast"):
         get_engine("gpu")
 
 

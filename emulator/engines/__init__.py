@@ -1,7 +1,7 @@
 """Convolution engines: all return the same int32 accumulators for int8 operands (see base.py)."""
 from __future__ import annotations
 
-ENGINES = ("reference", "c", "fast")
+ENGINES = ("reference", "c", "cuda", "fast")
 
 
 def get_engine(name: str):
@@ -9,6 +9,8 @@ def get_engine(name: str):
         from . import reference as m
     elif name == "c":
         from . import c as m
+    elif name == "cuda":
+        from . import cuda as m
     elif name == "fast":
         from . import fast as m
     else:
