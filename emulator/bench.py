@@ -62,7 +62,31 @@ def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) ->
             rows.append(r)
             log(f"  conv {r['shape']:>8} level {lv:>3}: fast {r['fast']:6.2f}x  c {r['c']:6.2f}x  "
                 f"reference {r['reference']:7.1f}x (batch {ref_batch})   [exact fp32 {r['exact_fp32_ms']:.2f} ms]")
+            if torch.cuda.is_available():
+                r.update(_gpu_layer(x, w, lut, repeats))
+                log(f"  {'(GPU)':>17}: fast {r['gpu_fast']:6.2f}x  cuda {r['gpu_cuda']:6.2f}x   "
+                    f"[exact fp32 on {torch.cuda.get_device_name()} {r['gpu_exact_fp32_ms']:.3f} ms]")
     return rows
+
+
+def _gpu_layer(x, w, lut, repeats: int) -> dict:
+    """The same layer on the GPU, as ratios to exact float32 conv2d on that GPU."""
+    from .engines import get_engine
+    from .engines.fast import decompose, prepare
+
+    def timed(fn):
+        def run():
+            fn()
+            torch.cuda.synchronize()
+        return _median(run, repeats)
+
+    xg, wg, lg = x.cuda(), w.cuda(), lut.cuda()
+    xf, wf = xg.float(), wg.float()
+    t = timed(lambda: F.conv2d(xf, wf, padding=1))
+    pw = prepare(wg, decompose(lut))
+    return {"gpu_exact_fp32_ms": t * 1e3,
+            "gpu_fast": timed(lambda: get_engine("fast").conv(xg, wg, lg, 1, 1, prepared=pw)) / t,
+            "gpu_cuda": timed(lambda: get_engine("cuda").conv(xg, wg, lg, 1, 1)) / t}
 
 
 def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -> tuple[list[dict], list[dict]]:
