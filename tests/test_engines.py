@@ -162,3 +162,13 @@ def test_fast_torch_fallback_matches(marlin, monkeypatch):
             assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("reference").conv(x, w, lut, s, p))
     bw8 = load_scheme("bw8")  # the float64 path
     assert torch.equal(fast.conv(x, w, bw8.table(200), 1, 1), get_engine("reference").conv(x, w, bw8.table(200), 1, 1))
+
+
+def test_single_output_channel_and_int_mm_strides(marlin):
+    """One output channel makes B [K, 1], whose stride torch may leave non-canonical (regression)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-128, 128, (1, 2, 3, 3), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (1, 2, 1, 1), dtype=torch.int8, generator=g)
+    for level in (0, 1, 77):
+        lut = marlin.table(level)
+        assert torch.equal(fast.conv(x, w, lut), get_engine("reference").conv(x, w, lut))

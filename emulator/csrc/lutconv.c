@@ -60,11 +60,14 @@ int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *
  *   1. planes: per pixel, NP = P + 2 planes per channel, channels-last, computed once:
  *      plane 0 = x, plane 1+i = -(bit i of x's byte) (i < P), plane P+1 = (x != 0);
  *      P < 0 means x only (an exact table), NP = 1.
+ *      and, when corr is not NULL, corr[n][y][x] = sum_c ((x != 0) - sum_{i<P} bit_i): the
+ *      per-pixel part of the -128 offset correction (fast.py boxes it over the receptive field).
  *   2. im2col: each tap of each output pixel is one memcpy of NP*C bytes (zeros outside).
- * x: int8 NCHW [N][C][H][W]; work: int8 [N][H][W][NP][C]; a: int8 [N*OH*OW][KH][KW][NP][C].
+ * x: int8 NCHW [N][C][H][W]; work: int8 [N][H][W][NP][C]; a: int8 [N*OH*OW][KH][KW][NP][C];
+ * corr: int32 [N][H][W] or NULL.
  */
-int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int N, int C, int H, int W, int KH, int KW,
-                  int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads)
+int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int32_t *corr, int N, int C, int H, int W,
+                  int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads)
 {
     if (N <= 0 || C <= 0 || KH <= 0 || KW <= 0 || SH <= 0 || SW <= 0 || OH <= 0 || OW <= 0 || P < -1)
         return -1;
@@ -84,14 +87,21 @@ int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int N, int C, int H,
                         t[c] = src[c * hw];
                     if (NP == 1)
                         continue;
+                    int s = 0;
                     for (int i = 0; i < P; i++) {
                         int8_t *q = t + (long)(1 + i) * C;
-                        for (int c = 0; c < C; c++)
+                        for (int c = 0; c < C; c++) {
                             q[c] = (int8_t)(-(((uint8_t)t[c] >> i) & 1));
+                            s += q[c];
+                        }
                     }
                     int8_t *z = t + (long)(P + 1) * C;
-                    for (int c = 0; c < C; c++)
+                    for (int c = 0; c < C; c++) {
                         z[c] = t[c] != 0;
+                        s += z[c];
+                    }
+                    if (corr)
+                        corr[((long)n * H + y) * W + xx] = s;
                 }
             }
         }

@@ -24,8 +24,8 @@ SRC = Path(__file__).resolve().parents[1] / "csrc" / "lutconv.c"
 CDEF = """int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
                    int N, int C, int HP, int WP, int O, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);
-int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int N, int C, int H, int W, int KH, int KW,
-                  int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads);"""
+int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int32_t *corr, int N, int C, int H, int W,
+                  int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads);"""
 _lib = None
 
 
@@ -155,22 +155,26 @@ def _workspace(name: str, numel: int) -> torch.Tensor:
     return buf[:numel]
 
 
-def im2col_planes(x: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int, planes: int) -> torch.Tensor:
+def im2col_planes(x: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int,
+                  planes: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Plane extraction + im2col for the fast engine (see csrc/lutconv.c); planes = -1 for x only.
-    int8 [N*OH*OW, KH*KW*(planes+2)*C]: a view of this thread's workspace, valid until the next call."""
+    Returns A, int8 [N*OH*OW, KH*KW*(planes+2)*C] (a view of this thread's workspace, valid until
+    the next call), and the per-pixel offset correction int32 [N, H, W] (None for planes = -1)."""
     lib = load()
     x = x.contiguous()
     n, c, h, w = x.shape
     np_ = 1 if planes < 0 else planes + 2
     a = _workspace("a", n * oh * ow * kh * kw * np_ * c).view(n * oh * ow, kh * kw * np_ * c)
     work = _workspace("work", n * h * w * np_ * c)
+    corr = torch.empty(n, h, w, dtype=torch.int32) if planes >= 0 else None
     ffi = lib.ffi
     rc = lib.lib.im2col_planes(ffi.cast("int8_t *", x.data_ptr()), ffi.cast("int8_t *", work.data_ptr()),
                                ffi.cast("int8_t *", a.data_ptr()),
+                               ffi.cast("int32_t *", corr.data_ptr()) if corr is not None else ffi.NULL,
                                n, c, h, w, kh, kw, s[0], s[1], p[0], p[1], oh, ow, planes, torch.get_num_threads())
     if rc != 0:
         raise RuntimeError(f"im2col_planes rejected the shapes (code {rc})")
-    return a
+    return a, corr
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ A convolution then is ONE integer GEMM over concatenated planes:
     B = [ w ; E_0 - 128 .. E_{P-1} - 128 ; K - 128 ]       int8 [K*(P+2), O]
     out = A @ B  - 128 * sum(b planes) + 128 * sum(x != 0)  (per output position)
 
-The -128 offsets put E_i, K (0..255) into int8; their correction is a box sum of the
-activation planes, independent of the output channel, computed by the same GEMM as one
-extra output column. The planes are cut from the activations before im2col (9x less data
+The -128 offsets put E_i, K (0..255) into int8; their correction is a box sum of a
+per-pixel count, independent of the output channel (B keeps exactly O columns,
+which the int8 GEMM kernels much prefer to O+1): a one-channel convolution with a ones kernel. The planes are cut from the activations before im2col (9x less data
 for 3x3 kernels), channels-last so every tap copies contiguous runs. torch._int_mm computes int8 x int8 ->
 int32 exactly (|partial sums| < 2^31 by construction: K*(P+2)*128*128 << 2^31 for any CNN layer
 here; checked). Tables whose E or K do not fit 0..255 use exact float64 GEMMs instead.
@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from .base import check_inputs
 
@@ -89,10 +90,7 @@ class PreparedWeights:
 
 
 def prepare(w: torch.Tensor, dec: Decomposition) -> PreparedWeights:
-    """B for the planes [x, -b_0 .. -b_{P-1}, x != 0] of the activations (see the module doc).
-
-    With offsets (int8 path) an extra output column of ones over the plane rows yields, per
-    output position, sum(x != 0) - sum(b): the GEMM computes its own offset correction."""
+    """B for the planes [x, -b_0 .. -b_{P-1}, x != 0] of the activations (see the module doc)."""
     o, c, kh, kw = w.shape
     if dec.exact:
         parts = [w]
@@ -106,10 +104,6 @@ def prepare(w: torch.Tensor, dec: Decomposition) -> PreparedWeights:
             parts = [w.double()] + [E[i].double() for i in range(dec.planes)] + [Kw.double()]
     stack = torch.stack(parts)                                 # [planes, O, C, KH, KW]
     B = stack.permute(3, 4, 0, 2, 1).reshape(-1, o)            # rows (ky, kx, plane, c)
-    if dec.int8 and not dec.exact:
-        ones = torch.ones(kh, kw, len(parts), c, 1, dtype=torch.int8, device=w.device)
-        ones[:, :, 0] = 0                                      # not over the x rows
-        B = torch.cat([B, ones.reshape(-1, 1)], dim=1)
     return PreparedWeights(B=B.contiguous(), dec=dec, shape=tuple(w.shape))
 
 
@@ -140,8 +134,15 @@ def _im2col_nhwc(xp: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int) -> 
 _C_IM2COL: bool | None = None
 
 
-def _operands(x, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int) -> torch.Tensor:
-    """The A matrix: the fused C kernel on the CPU (int8 path), torch ops elsewhere."""
+def _pixel_correction(x: torch.Tensor, dec: Decomposition) -> torch.Tensor:
+    """sum over channels of (x != 0) - sum_{i<P} bit_i(x): int32 [N, H, W]."""
+    xu = x.view(torch.uint8)
+    bits = sum(((xu >> i) & 1).to(torch.int32) for i in range(dec.planes))
+    return ((x != 0).to(torch.int32) - bits).sum(dim=1)
+
+
+def _operands(x, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int):
+    """(A, per-pixel offset correction or None): the C kernel on the CPU (int8 path), torch ops elsewhere."""
     global _C_IM2COL
     if x.device.type == "cpu" and (dec.int8 or dec.exact):
         if _C_IM2COL is None:
@@ -154,10 +155,19 @@ def _operands(x, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int) -
         if _C_IM2COL:
             from . import c as _c
             return _c.im2col_planes(x, kh, kw, s, p, oh, ow, -1 if dec.exact else dec.planes)
-    return _im2col_nhwc(_planes(x, dec), kh, kw, s, p, oh, ow)
+    corr = _pixel_correction(x, dec) if (dec.int8 and not dec.exact) else None
+    return _im2col_nhwc(_planes(x, dec), kh, kw, s, p, oh, ow), corr
+
+
+def _canonical(t: torch.Tensor) -> torch.Tensor:
+    """Row-major strides, also for size-1 dimensions: torch._int_mm (2.13, CPU) returns garbage for a
+    [K, 1] operand whose legal but non-canonical stride is (1, 2), which .contiguous() keeps."""
+    t = t.contiguous()
+    return t if t.stride() == (t.shape[1], 1) else t.reshape(-1).view(t.shape)
 
 
 def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a, b = _canonical(a), _canonical(b)
     if a.device.type == "cuda":
         # CUDA's int8 GEMM wants M > 16 and K, N multiples of 8: pad with zeros (exact).
         m, k = a.shape
@@ -179,11 +189,15 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
     if prepared is None or prepared.shape != tuple(w.shape):
         prepared = prepare(w, dec)
     n, o = x.shape[0], w.shape[0]
-    a = _operands(x, dec, w.shape[2], w.shape[3], s, p, oh, ow)
+    a, corr = _operands(x, dec, w.shape[2], w.shape[3], s, p, oh, ow)
     if dec.int8 or dec.exact:
         out = _mm_int8(a, prepared.B)
-        if not dec.exact:
-            out = out[:, :o] + 128 * out[:, o:]
+        if corr is not None:
+            # box sum of the per-pixel correction over each receptive field (zero padding), exact in
+            # float32: |sum| <= KH*KW*C*(P+1) << 2^24
+            ones = torch.ones(1, 1, w.shape[2], w.shape[3], device=x.device)
+            box = F.conv2d(corr[:, None].float(), ones, stride=s, padding=p)
+            out = out + 128 * box.reshape(-1, 1).to(torch.int32)
     else:
         out = (a @ prepared.B).round().to(torch.int32)         # exact: |sums| << 2^53
     return out.reshape(n, oh, ow, o).permute(0, 3, 1, 2).contiguous()
