@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from .provenance import code_version
 
 STAGES = [(16, 32), (32, 16), (64, 8)]  # (channels, feature size) of ResNet stages 1..3
 
@@ -27,14 +28,6 @@ def _median(fn, repeats: int) -> float:
         fn()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
-
-
-def _code_version() -> str:
-    try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) -> list[dict]:
@@ -135,7 +128,7 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     result = {"config": {"levels": list(levels), "batch": batch, "reference_batch": ref_batch, "repeats": repeats,
                          "torch": torch.__version__, "threads": torch.get_num_threads(),
                          "cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()},
-              "code_version": _code_version(), "layers": layers, "resnet": net, "throughput": thr}
+              "code_version": code_version(), "layers": layers, "resnet": net, "throughput": thr}
     if out:
         from lut_build.artifacts import atomic_path
         with atomic_path(out) as tmp:

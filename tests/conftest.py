@@ -1,5 +1,6 @@
 import shutil
 import sys
+import sys
 from pathlib import Path
 
 import pytest
