@@ -29,25 +29,26 @@ def test_loss_goes_down(data, tmp_path, exec_type):
 
 
 def test_fgsm_rs_step_semantics():
-    """Uniform start u in [-eps, eps], one signed-gradient step of 1.25 eps, projection onto the
-    eps-ball: along the gradient sign g each coordinate ends at clamp(u*g + 1.25 eps, -eps, eps), so
-    it reaches +eps when u*g >= -eps/4 (probability 5/8) and is never below +eps/4."""
+    """FGSM-RS as used for AT: uniform start u in [-eps, eps], one signed-gradient step of 1.25 eps
+    taken at the start point, projection onto the eps-ball around x and onto [0, 1]. Replayed here
+    from the same RNG state, the result must be identical; along the step's sign each coordinate
+    then ends at clamp(u*g + 1.25 eps, -eps, eps): at +eps for 5/8 of them, never below eps/4."""
     import torchattacks
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
     x = torch.rand(16, 3, 32, 32) * 0.8 + 0.1
     y = torch.randint(0, 10, (16,))
     eps = 4 / 255
-    atk = torchattacks.FFGSM(model, eps=eps, alpha=1.25 * eps)
-    adv = atk(x, y)
-    d = adv - x
-    assert float(d.abs().max()) <= eps + 1e-6
-    # the gradient sign of a linear model is fixed: every coordinate ends at +eps or moved by 1.25 eps
-    x.requires_grad_(True)
-    g = torch.autograd.grad(torch.nn.functional.cross_entropy(model(x), y), x)[0].sign()
-    at_bound = (d * g - eps).abs() < 1e-6
-    assert float(at_bound.float().mean()) == pytest.approx(5 / 8, abs=0.02)
-    assert bool(((d * g) >= eps / 4 - 1e-6).all())
+    state = torch.get_rng_state()
+    adv = torchattacks.FFGSM(model, eps=eps, alpha=1.25 * eps)(x, y)
+    torch.set_rng_state(state)
+    start = torch.clamp(x + torch.randn_like(x).uniform_(-eps, eps), 0, 1).requires_grad_(True)
+    g = torch.autograd.grad(torch.nn.functional.cross_entropy(model(start), y), start)[0].sign()
+    want = torch.clamp(x + torch.clamp(start.detach() + 1.25 * eps * g - x, -eps, eps), 0, 1)
+    assert torch.equal(adv, want)
+    d = (adv - x) * g
+    assert float(((d - eps).abs() < 1e-6).float().mean()) == pytest.approx(5 / 8, abs=0.02)
+    assert bool((d >= eps / 4 - 1e-6).all())
 
 
 def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch):
