@@ -55,6 +55,44 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from emulator.attack import parse_eps
+    from emulator.train import TrainConfig, train
+
+    cfg = TrainConfig(arch=args.arch, exec_type=args.exec, epochs=args.epochs, lr=args.lr, schedule=args.schedule,
+                      batch_size=args.batch_size, at_eps=parse_eps(args.at_eps) if args.at_eps else None,
+                      init=args.init, subset=args.subset, val_subset=args.val_subset, calib_images=args.calib_images,
+                      seed=args.seed, data_dir=args.data)
+    train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    return 0
+
+
+def _cmd_attack(args: argparse.Namespace) -> int:
+    from emulator.attack import parse_eps
+    from emulator.pipeline import parse_levels, run_attack
+
+    source = args.victim if args.adaptive else args.source
+    if not source:
+        raise ValueError("give --source CKPT (transfer attack) or --adaptive --victim CKPT")
+    run_attack(source, args.exec, args.attack, args.out, eps=parse_eps(args.eps) if args.eps else None,
+               alpha=parse_eps(args.alpha) if args.alpha else None, steps=args.steps, n=args.n, data_dir=args.data,
+               adaptive=args.adaptive, levels=parse_levels(args.levels), batch_size=args.batch_size, seed=args.seed,
+               calib_images=args.calib_images, progress=not args.quiet)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from emulator.evaluate import write_rows
+    from emulator.pipeline import parse_levels, run_eval
+
+    rows = run_eval(args.victims, [e.strip() for e in args.exec.split(",")], args.advsets,
+                    levels=parse_levels(args.levels), data_dir=args.data, batch_size=args.batch_size,
+                    calib_images=args.calib_images)
+    write_rows(rows, args.out)
+    print(f"wrote {args.out} ({len(rows)} rows)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lut_build.schemes import SCHEMES
 
@@ -105,6 +143,72 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement; medians (default 5)")
     b.add_argument("--json", help="write all figures, the config and the code version to this JSON file")
     b.set_defaults(func=_cmd_bench)
+
+    data_help = "CIFAR-10 folder (python pickles); default $CIFAR10_DIR, else downloaded (md5-checked) to ~/.cache/axx"
+    t = sub.add_parser("train", help="train a ResNet: standard/QAT, approx fine-tune, or fast adversarial training",
+                       description="From scratch (SGD momentum 0.9, wd 5e-4, LR 0.1 -> 1e-4 multi-step, crop + flip; "
+                                   "exec quant = QAT), fine-tune from --init (2 epochs, lr 5e-4; approx models are "
+                                   "calibrated first, levels 0), or FGSM-RS adversarial training with --at-eps "
+                                   "(2 epochs from --init, lr 5e-4; the thesis used 1/255). Validates and "
+                                   "checkpoints every epoch; --resume continues a killed run; OUT.json records the "
+                                   "config, code version and accuracy.")
+    t.add_argument("--arch", required=True, help="resnet8 | resnet20 | resnet32 | resnet56")
+    t.add_argument("--exec", default="float", help="execution type: float | quant | approx (alias transaxx)")
+    t.add_argument("--init", help="start from this checkpoint (any execution type's parameters)")
+    t.add_argument("--epochs", type=int, help="epochs (default 200 from scratch, 2 with --init or --at-eps)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default 0.1 from scratch, 5e-4 otherwise)")
+    t.add_argument("--schedule", default="multistep", choices=["multistep", "cyclic"],
+                   help="multistep (x0.1 at 50/75/90%% of the epochs) or MARLIN's triangular cyclic LR")
+    t.add_argument("--at-eps", help="adversarial training with FGSM-RS at this eps (e.g. 1/255)")
+    t.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
+    t.add_argument("--subset", type=int, help="train on the first N training images only")
+    t.add_argument("--val-subset", type=int, help="validate on the first N test images only")
+    t.add_argument("--calib-images", type=int, default=5000, help="calibration images for approx models (default 5000)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--data", help=data_help)
+    t.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--out", required=True, help="checkpoint to write (OUT.json: its sidecar)")
+    t.set_defaults(func=_cmd_train)
+
+    a = sub.add_parser("attack", help="generate an adversarial test set with torchattacks",
+                       description="Untargeted attack of the test set (or its first N images) with any torchattacks "
+                                   "class, from --source (transfer) or, with --adaptive, on --victim itself through "
+                                   "the straight-through gradients of its quant/approx layers (BPDA; or the "
+                                   "gradient-free Square attack). Saves images, labels and provenance atomically.")
+    a.add_argument("--source", help="checkpoint of the model that generates the attack")
+    a.add_argument("--victim", help="with --adaptive: the checkpoint attacked directly")
+    a.add_argument("--adaptive", action="store_true", help="attack the victim itself (white-box by definition)")
+    a.add_argument("--exec", default="float", help="execution type of the attacking model (default float)")
+    a.add_argument("--levels", help="approximation level(s) of an approx attacker: one, or one per convolution")
+    a.add_argument("--attack", required=True, help="fgsm | bim | pgd | square | any torchattacks class name")
+    a.add_argument("--eps", help="maximum perturbation, e.g. 8/255 or 0.031 (default 8/255)")
+    a.add_argument("--alpha", help="step size for iterative attacks (default 2/255)")
+    a.add_argument("--steps", type=int, help="iterations for iterative attacks (default 10)")
+    a.add_argument("--n", type=int, help="attack the first N test images only")
+    a.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    a.add_argument("--calib-images", type=int, default=5000, help="calibration images if an approx model needs them")
+    a.add_argument("--seed", type=int, default=0, help="random seed (random starts)")
+    a.add_argument("--data", help=data_help)
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--out", required=True, help="adversarial set to write (.pt; OUT.json: its sidecar)")
+    a.set_defaults(func=_cmd_attack)
+
+    e = sub.add_parser("eval", help="standard and adversarial accuracy of victims x execution types x sets",
+                       description="Every victim checkpoint in every execution type against every adversarial set; "
+                                   "each row labelled with its scenario (thesis Table 5.1: same architecture and "
+                                   "parameter type = white-box; same architecture, other parameters = partial "
+                                   "white-box; other architecture = black-box), AT flags and provenance.")
+    e.add_argument("--victims", nargs="+", required=True, help="victim checkpoints")
+    e.add_argument("--exec", default="float,quant,approx", help="comma-separated execution types (default all three)")
+    e.add_argument("--advsets", nargs="+", required=True, help="adversarial sets made by `axx attack`")
+    e.add_argument("--levels", help="approximation level(s) of approx victims: one, or one per convolution")
+    e.add_argument("--batch-size", type=int, default=500,
+                   help="evaluation batch size (quant models use per-batch scales: it is recorded)")
+    e.add_argument("--calib-images", type=int, default=5000, help="calibration images for approx victims")
+    e.add_argument("--data", help=data_help)
+    e.add_argument("--out", required=True, help="results CSV")
+    e.set_defaults(func=_cmd_eval)
     return p
 
 
@@ -123,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         from lut_build.artifacts import LutError
         from sim.runner import SimulationError, SimulatorMissing
 
-        if isinstance(e, (SimulatorMissing, SimulationError, LutError)):
+        from emulator.data import DataError
+
+        if isinstance(e, (SimulatorMissing, SimulationError, LutError, DataError)):
             print(f"error: {e}", file=sys.stderr)
             return 2
         raise
