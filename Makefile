@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts test test-all bench bench-sweep lint-rtl hdl clean
+.PHONY: venv luts test test-all demo bench bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -24,6 +24,10 @@ test: venv
 ## Everything, including the slow marker (e.g. the exhaustive Icarus sweep of every scheme)
 test-all: venv
 	$(BIN)/python -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
+
+## The main ML job on a small budget: train, attack, evaluate, report (artifacts/demo/report/)
+demo: venv
+	$(BIN)/python experiments/demo.py $(DEMO_ARGS)
 
 ## Engines vs exact float32 (per layer and whole ResNet-32), throughput per execution type
 bench: venv

@@ -93,6 +93,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from emulator.report import make_report
+
+    path = make_report(args.results, args.out)
+    print(f"wrote {path} and its figures")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lut_build.schemes import SCHEMES
 
@@ -209,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", help=data_help)
     e.add_argument("--out", required=True, help="results CSV")
     e.set_defaults(func=_cmd_eval)
+
+    r = sub.add_parser("report", help="thesis-style figures (PNG) and summary tables (Markdown) from results",
+                       description="Bar-pair figures (standard vs adversarial accuracy per victim execution type and "
+                                   "parameter type, not-AT and AT together; one per adversarial set and victim "
+                                   "architecture) and the summary tables of thesis Tables 5.2-5.6 (scenario x "
+                                   "{not AT, AT}, averaged over execution types) into OUT/report.md.")
+    r.add_argument("results", nargs="+", help="results CSVs written by `axx eval`")
+    r.add_argument("--out", required=True, help="output folder")
+    r.set_defaults(func=_cmd_report)
     return p
 
 
