@@ -63,7 +63,7 @@ def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     model.eval()
     atk = make_attack(model, attack, **params)
     out = torch.empty_like(images, dtype=torch.float32)
-    for i in tqdm(range(0, len(images), batch_size), desc=f"{attack}", leave=False, disable=not progress):
+    for i in tqdm(range(0, len(images), batch_size), desc=f"{attack}", leave=False, disable=None if progress else True):
         out[i:i + batch_size] = atk(images[i:i + batch_size].float(), labels[i:i + batch_size])
     return out
 

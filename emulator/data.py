@@ -56,7 +56,7 @@ def download(dest: Path | str, url: str = URL, md5: str = MD5, progress: bool = 
         try:
             with urllib.request.urlopen(url, timeout=60) as r, open(archive, "wb") as f:
                 total = int(r.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", disable=not progress) as bar:
+                with tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", disable=None if progress else True) as bar:
                     for block in iter(lambda: r.read(1 << 20), b""):
                         f.write(block)
                         bar.update(len(block))

@@ -154,7 +154,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         model.train()
         tot_loss = tot_ok = seen = 0
         bar = tqdm(range(steps), desc=f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}", leave=False,
-                   disable=not progress)
+                   disable=None if progress else True)
         for s in bar:
             idx = perm[s * c.batch_size:(s + 1) * c.batch_size]
             xb, yb = augment(to_float(xtr[idx]), gen), ytr[idx]

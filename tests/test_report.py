@@ -52,8 +52,9 @@ def test_demo_small_end_to_end(tmp_path):
     data = os.environ.get("CIFAR10_DIR") or (str(SHARED_CIFAR) if SHARED_CIFAR.is_dir() else None)
     if data is None:
         pytest.skip("no CIFAR-10 here (set CIFAR10_DIR); the demo would download it")
-    p = subprocess.run([sys.executable, str(REPO / "experiments" / "demo.py"), "--small", "--root", str(tmp_path),
-                        "--data", data], capture_output=True, text=True, timeout=1200)
+    # `make demo` itself, with the CI-sized setting chosen by its option
+    p = subprocess.run(["make", "-s", "-C", str(REPO), "demo", f"DEMO_ARGS=--small --root {tmp_path} --data {data}"],
+                       capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     text = (tmp_path / "report" / "report.md").read_text()
     assert "### resnet8 under FGSM (eps 8/255)" in text and "### resnet8 under PGD (eps 8/255)" in text
