@@ -82,14 +82,12 @@ def _cmd_attack(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from emulator.evaluate import write_rows
-    from emulator.pipeline import parse_levels, run_eval
+    from emulator.pipeline import eval_to_csv, parse_levels
 
-    rows = run_eval(args.victims, [e.strip() for e in args.exec.split(",")], args.advsets,
-                    levels=parse_levels(args.levels), data_dir=args.data, batch_size=args.batch_size,
-                    calib_images=args.calib_images)
-    write_rows(rows, args.out)
-    print(f"wrote {args.out} ({len(rows)} rows)")
+    rows = eval_to_csv(args.victims, [e.strip() for e in args.exec.split(",")], args.advsets, args.out,
+                       levels=parse_levels(args.levels), data_dir=args.data, batch_size=args.batch_size,
+                       calib_images=args.calib_images)
+    print(f"{args.out}: {len(rows)} rows")
     return 0
 
 

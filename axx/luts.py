@@ -1,7 +1,6 @@
 """`axx luts` / `axx metrics`: sweep the RTL, prove it equal to the model, write the tables."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 

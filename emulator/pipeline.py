@@ -110,3 +110,21 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
                 log(f"{meta['arch']} {meta['params']}-params{' AT' if meta['at'] else ''} as {model.exec_type} vs "
                     f"{Path(path).name}: std {row['std_acc']:.4f}, adv {row['adv_acc']:.4f} ({row['scenario']})")
     return rows
+
+
+def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
+                data_dir: str | None = None, batch_size: int = 500, calib_images: int = 5000, log=print) -> list[dict]:
+    """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
+    from .evaluate import read_rows, write_rows
+    from .provenance import write_sidecar
+
+    cfg = {"victims": [str(v) for v in victims], "exec_types": list(exec_types), "advsets": [str(a) for a in advsets],
+           "levels": levels, "batch_size": batch_size, "calib_images": calib_images}
+    if matches(out, cfg):
+        log(f"{out} exists and matches this configuration: skipped")
+        return read_rows(out)
+    rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
+                    calib_images=calib_images, log=log)
+    write_rows(rows, out)
+    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True})
+    return rows

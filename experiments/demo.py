@@ -34,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     models, sets = root / "models", root / "advsets"
 
     from emulator.attack import parse_eps
-    from emulator.evaluate import write_rows
-    from emulator.pipeline import run_attack, run_eval
+    from emulator.pipeline import eval_to_csv, run_attack
     from emulator.report import make_report
     from emulator.train import TrainConfig, train
 
@@ -64,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             advsets.append(out)
     step("evaluation matrix: 6 victims x 3 execution types x 4 sets")
     victims = [models / f"resnet8_{et}{at}.pt" for et in ("float", "quant", "approx") for at in ("", "_at")]
-    rows = run_eval(victims, ["float", "quant", "approx"], advsets, data_dir=args.data, calib_images=s["calib"])
-    write_rows(rows, root / "results.csv")
+    eval_to_csv(victims, ["float", "quant", "approx"], advsets, root / "results.csv", data_dir=args.data,
+                calib_images=s["calib"])
     step("report")
     report = make_report([root / "results.csv"], root / "report")
     print(f"\nwrote {report} ({time.perf_counter() - t0:.0f} s in all)")

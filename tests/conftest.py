@@ -1,6 +1,5 @@
 import shutil
 import sys
-import sys
 from pathlib import Path
 
 import pytest

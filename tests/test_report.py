@@ -1,4 +1,5 @@
 """The report renders from a small results file; the CI-sized demo runs end to end on real data."""
+import json
 import os
 import subprocess
 import sys
@@ -64,4 +65,6 @@ def test_demo_small_end_to_end(tmp_path):
     # a second run finds every artifact up to date and skips the work
     p2 = subprocess.run([sys.executable, str(REPO / "experiments" / "demo.py"), "--small", "--root", str(tmp_path),
                          "--data", data], capture_output=True, text=True, timeout=1200)
-    assert p2.returncode == 0 and p2.stdout.count("matches this configuration: skipped") == 6 + 4
+    assert p2.returncode == 0 and p2.stdout.count("matches this configuration: skipped") == 6 + 4 + 1
+    side = json.loads((tmp_path / "results.csv.json").read_text())
+    assert side["rows"] == 72 and side["config"]["exec_types"] == ["float", "quant", "approx"] and side["code_version"]

@@ -2,7 +2,6 @@
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from lut_build import SCHEMES, all_tables, compare, get_scheme
