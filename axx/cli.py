@@ -99,6 +99,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    from emulator.search import SearchConfig, run_search
+
+    cfg = SearchConfig(victim=args.victim, advset=args.advset, exec_type=args.exec, axx_levels=args.axx_levels,
+                       pop=args.pop, gens=args.gens, crossover=args.crossover, mutation=args.mutation,
+                       n_images=args.n_images, objectives=tuple(o.strip() for o in args.objectives.split(",")),
+                       seed=args.seed, data_dir=args.data, calib_images=args.calib_images)
+    run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, progress=not args.quiet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lut_build.schemes import SCHEMES
 
@@ -224,6 +235,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("results", nargs="+", help="results CSVs written by `axx eval`")
     r.add_argument("--out", required=True, help="output folder")
     r.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("search", help="NSGA-II search of per-layer approximation levels (pymoo)",
+                       description="One integer gene per approximated convolution (the final linear layer stays "
+                                   "exact) in 0..--axx-levels; objectives: maximise adversarial and standard accuracy, "
+                                   "optionally minimise energy (MACs x MARLIN's per-level power). Identical genomes are "
+                                   "evaluated once; the state is saved after every generation (--resume continues it). "
+                                   "Writes OUT/evaluations.csv and OUT/pareto.csv.")
+    s.add_argument("--victim", required=True, help="approx checkpoint to search levels for")
+    s.add_argument("--exec", default="approx", help="execution type of the victim (must be approx)")
+    s.add_argument("--advset", required=True, help="adversarial set (from `axx attack`) for the adversarial accuracy")
+    s.add_argument("--axx-levels", type=int, default=50, help="highest level a gene may take, 1..255 (thesis: 50, 100)")
+    s.add_argument("--pop", type=int, default=50, help="population size (default 50)")
+    s.add_argument("--gens", type=int, default=30, help="generations (default 30)")
+    s.add_argument("--crossover", type=float, default=0.8, help="crossover probability (default 0.8)")
+    s.add_argument("--mutation", type=float, default=0.8, help="mutation probability (default 0.8)")
+    s.add_argument("--n-images", type=int, help="evaluate on the first N images of each set (default: all)")
+    s.add_argument("--objectives", default="adv,std", help="comma-separated: adv, std, energy (default adv,std)")
+    s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
+    s.add_argument("--dask", help="address of a Dask scheduler, e.g. tcp://host:8786 (instead of --workers)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--calib-images", type=int, default=5000, help="calibration images if the victim needs them")
+    s.add_argument("--data", help=data_help)
+    s.add_argument("--resume", action="store_true", help="continue from OUT/state.pkl")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True, help="output folder")
+    s.set_defaults(func=_cmd_search)
     return p
 
 
