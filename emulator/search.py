@@ -125,9 +125,9 @@ def _make_problem(cfg: SearchConfig, n_var: int, macs: list[int]):
             if todo:
                 results = self.runner(self.evaluator, todo) if self.runner else [self.evaluator(g) for g in todo]
                 for g, r in zip(todo, results):
-                    r = dict(r, energy=energy(macs, g))
+                    r = dict(r, energy=energy(macs, g), generation=self.generation)
                     self.cache[g] = r
-                    self.records.append({"generation": self.generation, "levels": g, **r})
+                    self.records.append({"levels": g, **r})
             sign = {"adv": -1.0, "std": -1.0, "energy": 1.0}
             out["F"] = np.array([[sign[o] * self.cache[g][o] for o in cfg.objectives] for g in genomes])
 
