@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts test test-all demo bench bench-sweep lint-rtl hdl clean
+.PHONY: venv luts test test-all demo demo-search bench bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -28,6 +28,10 @@ test-all: venv
 ## The main ML job on a small budget: train, attack, evaluate, report (artifacts/demo/report/)
 demo: venv
 	$(BIN)/python experiments/demo.py $(DEMO_ARGS)
+
+## A small NSGA-II search on the demo's models (artifacts/demo/search/pareto.png)
+demo-search: venv
+	$(BIN)/python experiments/demo_search.py $(DEMO_ARGS)
 
 ## Engines vs exact float32 (per layer and whole ResNet-32), throughput per execution type
 bench: venv

@@ -226,16 +226,60 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     _write_csv(out / "evaluations.csv", problem.records)
     front = [dict(problem.cache[tuple(int(v) for v in x)], levels=tuple(int(v) for v in x))
              for x in algorithm.opt.get("X")]
-    _write_csv(out / "pareto.csv", sorted(front, key=lambda r: -r["adv"]))
+    front = sorted({r["levels"]: r for r in front}.values(), key=lambda r: -r["adv"])
+    zeros = (0,) * problem.n_var
+    exact = problem.cache.get(zeros) or problem.evaluator(zeros)
+    if cfg.n_images:
+        # the search saw a subset: report the front on the full sets too
+        full = GenomeEvaluator(dict(asdict(cfg), n_images=None))
+        for r in tqdm(front, desc="front on the full sets", disable=None if progress else True):
+            f = full(r["levels"])
+            r["adv_full"], r["std_full"] = f["adv"], f["std"]
+        exact = dict(exact, **{k + "_full": v for k, v in full(zeros).items() if k in ("adv", "std")})
+    _write_csv(out / "pareto.csv", front)
+    plot_front(problem.records, front, exact, out / "pareto.png", cfg)
     write_sidecar(out / "pareto.csv", {"config": asdict(cfg), "evaluations": len(problem.records),
-                                       "front": len(front), "complete": True})
+                                       "front": len(front), "exact": exact, "complete": True})
     log(f"{len(problem.records)} distinct genomes evaluated; Pareto front of {len(front)} in {out / 'pareto.csv'}")
     return front, problem.records
+
+
+def plot_front(records: list[dict], front: list[dict], exact: dict, path: Path, cfg: SearchConfig) -> None:
+    """Adversarial vs standard accuracy, one point per evaluated configuration (thesis Fig 5.25)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lut_build.artifacts import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ax.scatter([100 * r["std"] for r in records], [100 * r["adv"] for r in records], s=10, color="#9db4d6",
+               label=f"evaluated configurations ({len(records)})")
+    fr = sorted(front, key=lambda r: r["std"])
+    # a 2-objective front is a staircase in this plane; with energy it is a projection, so no line
+    style = "o-" if set(cfg.objectives) == {"adv", "std"} else "o"
+    extra = "" if style == "o-" else ", adv/std/energy"
+    ax.plot([100 * r["std"] for r in fr], [100 * r["adv"] for r in fr], style, color="#c44e52", ms=5,
+            label=f"Pareto front ({len(front)}{extra})")
+    ax.scatter([100 * exact["std"]], [100 * exact["adv"]], marker="*", s=160, color="black", zorder=5,
+               label="exact (all levels 0)")
+    ax.set_xlabel("standard accuracy (%)")
+    ax.set_ylabel("adversarial accuracy (%)")
+    n = f", first {cfg.n_images} images" if cfg.n_images else ""
+    ax.set_title(f"NSGA-II, levels 0..{cfg.axx_levels}, pop {cfg.pop} x {cfg.gens} gens{n}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
     from lut_build.artifacts import atomic_path
     cols = ["generation", "levels", "adv", "std", "energy", "seconds"]
+    if any("adv_full" in r for r in rows):
+        cols += ["adv_full", "std_full"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()

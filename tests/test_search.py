@@ -81,12 +81,17 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     assert _front(tmp_path / "cut" / "evaluations.csv") == _front(tmp_path / "full" / "evaluations.csv")
 
 
-def test_genomes_evaluated_once(setup, tmp_path):
+def test_genomes_evaluated_once_and_outputs(setup, tmp_path):
     d, data = setup
-    _, records = run_search(cfg(d, data), tmp_path / "s", progress=False, log=lambda *a: None)
+    front, records = run_search(cfg(d, data, n_images=20), tmp_path / "s", progress=False, log=lambda *a: None)
     levels = [r["levels"] for r in records]
     assert len(levels) == len(set(levels))
     assert all(0 <= v <= 60 for g in levels for v in g)
+    rows = list(csv.DictReader(open(tmp_path / "s" / "pareto.csv")))
+    assert rows and all(r["adv_full"] != "" and r["std_full"] != "" for r in rows)  # subset: re-evaluated on all 40
+    full = GenomeEvaluator(vars(cfg(d, data)))(tuple(int(v) for v in rows[0]["levels"].split("-")))
+    assert (float(rows[0]["adv_full"]), float(rows[0]["std_full"])) == (full["adv"], full["std"])
+    assert (tmp_path / "s" / "pareto.png").stat().st_size > 10_000
 
 
 def test_process_pool_and_dask_equal_serial(setup, tmp_path):
