@@ -42,3 +42,21 @@ def check_inputs(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride, pa
     if oh < 1 or ow < 1:
         raise ValueError(f"kernel {tuple(w.shape[2:])} larger than padded input {tuple(x.shape[2:])}")
     return x.contiguous(), w.contiguous(), check_table(lut), s, p, (oh, ow)
+
+
+_lut32_cache: dict = {}
+
+
+def lut32(lut: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The table as contiguous int32 on `device` (32-bit gathers vectorise; kernels take int32),
+    cached per table and device."""
+    device = torch.device(device)
+    if lut.dtype == torch.int32 and lut.device == device:
+        return lut.contiguous()
+    key = (lut.data_ptr(), lut.dtype, lut._version, str(device))
+    t = _lut32_cache.get(key)
+    if t is None:
+        if len(_lut32_cache) > 64:
+            _lut32_cache.clear()
+        t = _lut32_cache[key] = lut.to(device=device, dtype=torch.int32).contiguous()
+    return t

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .base import check_inputs
+from .base import check_inputs, lut32
 
 SRC = Path(__file__).resolve().parents[1] / "csrc" / "lutconv.c"
 CDEF = """int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
@@ -106,22 +106,6 @@ def _lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-_lut32_cache: dict = {}
-
-
-def _lut32(lut: torch.Tensor) -> torch.Tensor:
-    """The table widened to int32 (gathers of 32-bit words vectorise); cached per table."""
-    if lut.dtype == torch.int32:
-        return lut.contiguous()
-    key = (lut.data_ptr(), lut.dtype, tuple(lut.shape), lut._version)
-    t = _lut32_cache.get(key)
-    if t is None:
-        if len(_lut32_cache) > 64:
-            _lut32_cache.clear()
-        t = _lut32_cache[key] = lut.to(torch.int32).contiguous()
-    return t
-
-
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0) -> torch.Tensor:
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding)
     if x.device.type != "cpu":
@@ -129,7 +113,7 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
     lib = load()
     xpad = F.pad(x, (p[1], p[1], p[0], p[0])).contiguous().view(torch.uint8) if any(p) else x.view(torch.uint8)
     wu = w.view(torch.uint8)
-    l32 = _lut32(lut)
+    l32 = lut32(lut)
     n, c, hp, wp = xpad.shape
     o, _, kh, kw = wu.shape
     out = torch.empty(n, o, oh, ow, dtype=torch.int32)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .base import check_inputs
+from .base import check_inputs, lut32
 from .c import _lock, build_dir
 
 SRC = Path(__file__).resolve().parents[1] / "csrc" / "lutconv.cu"
@@ -69,21 +69,13 @@ def load():
     return _lib
 
 
-_lut_cache: dict = {}
-
-
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0) -> torch.Tensor:
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding)
     if x.device.type != "cuda":
         raise ValueError(f"the CUDA engine needs tensors on a GPU; they are on {x.device} (use engine='c' or 'fast')")
     ffi, lib = load()
     xpad = F.pad(x, (p[1], p[1], p[0], p[0])).contiguous() if any(p) else x
-    key = (lut.data_ptr(), lut.dtype, lut._version, str(x.device))
-    l32 = _lut_cache.get(key)
-    if l32 is None:
-        if len(_lut_cache) > 64:
-            _lut_cache.clear()
-        l32 = _lut_cache[key] = lut.to(device=x.device, dtype=torch.int32).contiguous()
+    l32 = lut32(lut, x.device)
     n, c, hp, wp = xpad.shape
     o, _, kh, kw = w.shape
     out = torch.empty(n, o, oh, ow, dtype=torch.int32, device=x.device)
