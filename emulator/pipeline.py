@@ -8,13 +8,11 @@ import torch
 from .attack import DEFAULTS, attack_class, dataset_fingerprint, generate, load_advset, save_advset
 from .evaluate import scenario
 from .provenance import code_version, matches, read_sidecar
-from .train import evaluate, load_model
+from .train import evaluate, load_model, read_checkpoint
 
 
 def ckpt_meta(ckpt: str | Path) -> dict:
-    st = torch.load(ckpt, map_location="cpu", weights_only=False)
-    if not isinstance(st, dict) or "arch" not in st:
-        raise ValueError(f"{ckpt} is not an axx checkpoint (made by `axx train`)")
+    st = read_checkpoint(ckpt)
     return {"arch": st["arch"], "params": st["exec_type"], "at": bool(st.get("at")), "at_eps": st.get("at_eps")}
 
 

@@ -189,11 +189,17 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     return meta
 
 
-def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None = None) -> torch.nn.Module:
-    """A model from one of our checkpoints, in its own or another execution type."""
+def read_checkpoint(ckpt: str | Path) -> dict:
+    """One of our checkpoints ({'arch', 'exec_type', 'at', 'state_dict', ...}), or a clear error."""
     st = torch.load(ckpt, map_location="cpu", weights_only=False)
     if not isinstance(st, dict) or "state_dict" not in st or "arch" not in st:
         raise ValueError(f"{ckpt} is not an axx checkpoint (made by `axx train`)")
+    return st
+
+
+def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None = None) -> torch.nn.Module:
+    """A model from one of our checkpoints, in its own or another execution type."""
+    st = read_checkpoint(ckpt)
     if arch is not None and f"resnet{parse_arch(arch)}" != st["arch"]:
         raise ValueError(f"{ckpt} is {st['arch']}, not {arch}")
     model = resnet(parse_arch(st["arch"]), exec_type or st["exec_type"])
@@ -202,4 +208,4 @@ def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None 
     return model
 
 
-__all__ = ["TrainConfig", "train", "evaluate", "load_model", "augment", "parse_arch", "ARCHS"]
+__all__ = ["TrainConfig", "train", "evaluate", "read_checkpoint", "load_model", "augment", "parse_arch", "ARCHS"]
