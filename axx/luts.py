@@ -5,8 +5,6 @@ import time
 from pathlib import Path
 
 
-
-
 def check_writable(out: Path) -> None:
     """Fail before a long sweep, not after it, when `out` cannot be written."""
     import tempfile

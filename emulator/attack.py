@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .provenance import matches, read_sidecar, save_artifact
+from .provenance import save_artifact
 
 DEFAULTS = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 10}
 
@@ -83,4 +83,4 @@ def load_advset(path: Path | str) -> tuple[torch.Tensor, torch.Tensor, dict]:
 
 
 __all__ = ["DEFAULTS", "parse_eps", "attack_names", "attack_class", "make_attack", "generate", "save_advset", "load_advset",
-           "dataset_fingerprint", "matches", "read_sidecar"]
+           "dataset_fingerprint"]

@@ -6,7 +6,6 @@ import csv
 from pathlib import Path
 
 
-
 SCENARIOS = ("white-box", "partial white-box", "black-box")
 COLUMNS = ["victim", "victim_arch", "victim_params", "victim_at", "victim_exec", "levels", "advset", "attack",
            "eps", "source", "source_arch", "source_params", "source_exec", "source_at", "adaptive", "scenario",

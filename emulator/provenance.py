@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-
 import platform
 import subprocess
 from pathlib import Path

@@ -16,9 +16,10 @@ A convolution then is ONE integer GEMM over concatenated planes:
     out = A @ B  - 128 * sum(b planes) + 128 * sum(x != 0)  (per output position)
 
 The -128 offsets put E_i, K (0..255) into int8; their correction is a box sum of a
-per-pixel count, independent of the output channel (B keeps exactly O columns,
-which the int8 GEMM kernels much prefer to O+1): a one-channel convolution with a ones kernel. The planes are cut from the activations before im2col (9x less data
-for 3x3 kernels), channels-last so every tap copies contiguous runs. torch._int_mm computes int8 x int8 ->
+per-pixel count, independent of the output channel: a one-channel convolution with a ones
+kernel (so B keeps exactly O columns, which the int8 GEMM kernels much prefer to O+1).
+The planes are cut from the activations before im2col (9x less data for 3x3 kernels),
+channels-last so every tap copies contiguous runs. torch._int_mm computes int8 x int8 ->
 int32 exactly (|partial sums| < 2^31 by construction: K*(P+2)*128*128 << 2^31 for any CNN layer
 here; checked). Tables whose E or K do not fit 0..255 use exact float64 GEMMs instead.
 """
@@ -84,7 +85,7 @@ def decomposition_for(lut: torch.Tensor) -> Decomposition | None:
 @dataclass
 class PreparedWeights:
     """The weight side of the GEMM for one (layer, level): cache it, it only changes with them."""
-    B: torch.Tensor          # int8 or float64 [KH*KW*(P+2)*C, O (+1)], rows in (ky, kx, plane, c) order
+    B: torch.Tensor          # int8 or float64 [KH*KW*(P+2)*C, O], rows in (ky, kx, plane, c) order
     dec: Decomposition
     shape: tuple
 
@@ -122,7 +123,7 @@ def _im2col_nhwc(xp: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int) -> 
     """[N, H, W, C'] -> [N*OH*OW, KH*KW*C'], columns in (ky, kx, c') order: each tap copies
     contiguous runs of C' values."""
     if any(p):
-        xp = torch.nn.functional.pad(xp, (0, 0, p[1], p[1], p[0], p[0]))
+        xp = F.pad(xp, (0, 0, p[1], p[1], p[0], p[0]))
     n, _, _, cp = xp.shape
     a = torch.empty(n, oh, ow, kh, kw, cp, dtype=xp.dtype, device=xp.device)
     for ky in range(kh):
