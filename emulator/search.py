@@ -162,12 +162,7 @@ def _runner(workers: int, dask: str | None):
 
         from pymoo.parallelization.starmap import StarmapParallelization
         pool = mp.get_context("spawn").Pool(workers)
-
-        class _Map(StarmapParallelization):
-            def __call__(self, f, X):
-                return pool.map(f, X)
-
-        return _Map(pool.starmap), pool.terminate
+        return StarmapParallelization(pool.starmap), pool.terminate
     return None, (lambda: None)
 
 
