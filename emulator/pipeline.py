@@ -76,6 +76,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
     """Standard and adversarial accuracy of every victim x execution type x adversarial set."""
     from .data import load_cifar10
 
+    metas = {v: ckpt_meta(v) for v in victims}  # a missing or foreign checkpoint fails before any data is read
     sets = []
     for path in advsets:
         adv, labels, prov = load_advset(path)
@@ -88,7 +89,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
                              f"{len(labels)} test images here)")
     rows, version = [], code_version()
     for v in victims:
-        meta = ckpt_meta(v)
+        meta = metas[v]
         for et in exec_types:
             model = prepare_model(v, et, levels, data_dir, calib_images)
             for path, adv, labels, prov in sets:
