@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .lut import LutSet, check_level, load_scheme
-from .quant import fake_quant, pact_relu, to_int8
+from .quant import fake_quant, pact_relu, quant_scale, to_int8
 
 EXEC_TYPES = ("float", "quant", "approx")
 _ALIASES = {"transaxx": "approx"}
@@ -107,24 +107,54 @@ class AxConv2d(nn.Conv2d):
             name = auto_engine(lut, device)
         return name, get_engine(name)
 
+    def _prepared(self, wi: torch.Tensor, lut: torch.Tensor, device: torch.device):
+        from .engines.fast import decomposition_for, prepare
+        pkey = ("p", self.level, str(device))
+        prep = self._cache.get(pkey)
+        if prep is None:
+            prep = self._cache[pkey] = prepare(wi.to(device), decomposition_for(lut))
+        return prep
+
     def approx_accumulators(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """int32 accumulators of the LUT convolution, and the dequantization scale."""
-        if float(self.act_amax) <= 0:
-            raise RuntimeError("approx layer is not calibrated: call calibrate(model, images) first")
+        self._check_calibrated()
         xi, sx = to_int8(x.detach(), self.act_amax)
         wi, sw = self._int_weights()
         lut = self._lut_set().table(self.level, x.device)
         name, eng = self._engine_for(lut, x.device)
         if name == "fast":
-            from .engines.fast import decomposition_for, prepare
-            pkey = ("p", self.level, str(x.device))
-            prep = self._cache.get(pkey)
-            if prep is None:
-                prep = self._cache[pkey] = prepare(wi.to(x.device), decomposition_for(lut))
+            prep = self._prepared(wi, lut, x.device)
             acc = eng.conv(xi, wi.to(x.device), lut, self.stride, self.padding, prepared=prep)
         else:
             acc = eng.conv(xi, wi.to(x.device), lut, self.stride, self.padding)
         return acc, sx * sw
+
+    def _check_calibrated(self) -> None:
+        if float(self.act_amax) <= 0:
+            raise RuntimeError("approx layer is not calibrated: call calibrate(model, images) first")
+
+    def _approx_output(self, x: torch.Tensor) -> torch.Tensor:
+        """Dequantized output of the LUT convolution. On CPUs with AVX-512 VNNI, for tables that
+        decompose, quantization, the convolution and dequantization run fused in C (the same values
+        bit for bit: tests/test_engines.py); otherwise through approx_accumulators."""
+        from .engines import fast
+
+        lut = self._lut_set().table(self.level, x.device)
+        if (x.device.type == "cpu" and x.dtype == torch.float32 and fast.vnni_available()
+                and self._engine_for(lut, x.device)[0] == "fast"):
+            dec = fast.decomposition_for(lut)
+            if dec.int8 or dec.exact:
+                self._check_calibrated()
+                s = quant_scale(x, 8, self.act_amax)
+                wi, sw = self._int_weights()
+                scale = (1.0 / s) * sw
+                return fast.conv_vnni(x.detach(), self._prepared(wi, lut, x.device), self.stride, self.padding,
+                                      act_scale=float(s), out_scale=float(scale), bias=self.bias)
+        acc, scale = self.approx_accumulators(x)
+        y = acc.to(x.dtype) * scale.to(x.dtype)
+        if self.bias is not None:
+            y = y + self.bias.detach().view(1, -1, 1, 1)
+        return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.exec_type == "float":
@@ -137,10 +167,7 @@ class AxConv2d(nn.Conv2d):
                            self.stride, self.padding)
         if self.exec_type == "quant":
             return ste
-        acc, scale = self.approx_accumulators(x)
-        y = acc.to(x.dtype) * scale.to(x.dtype)
-        if self.bias is not None:
-            y = y + self.bias.detach().view(1, -1, 1, 1)
+        y = self._approx_output(x)
         return y if ste is None else ste + (y - ste).detach()
 
 

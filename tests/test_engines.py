@@ -18,6 +18,19 @@ def marlin():
     return load_scheme("marlin")
 
 
+VNNI = fast.vnni_available()
+
+
+@pytest.fixture(params=["vnni", "int_mm"])
+def fast_path(request, monkeypatch):
+    """Run a test through both CPU routes of the fast engine: the implicit-GEMM VNNI kernel
+    (csrc/planeconv.c) and the portable im2col + torch._int_mm route."""
+    if request.param == "vnni" and not VNNI:
+        pytest.skip("this CPU has no AVX-512 VNNI")
+    monkeypatch.setattr(fast, "_VNNI", request.param == "vnni")
+    return request.param
+
+
 def exact_int8_conv(x, w, s, p):
     return torch.nn.functional.conv2d(x.double(), w.double(), stride=s, padding=p).round().to(torch.int32)
 
@@ -35,10 +48,37 @@ def test_engines_match_reference(marlin, n, c, h, wd, o, k, s, p, level, seed, r
     for name in ("c", "fast"):
         got = get_engine(name).conv(x, w, lut, s, p)
         assert got.dtype == torch.int32 and torch.equal(got, ref), name
+    if VNNI:  # the fast engine's other CPU route too
+        fast._VNNI = False
+        try:
+            assert torch.equal(fast.conv(x, w, lut, s, p), ref)
+        finally:
+            fast._VNNI = True
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 150),
+       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
+       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans())
+def test_vnni_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last):
+    """The VNNI kernel's blocking edges: channel counts that are not multiples of 4 or 8 (plane
+    padding), output channels over several 16/32/64 groups and partial groups, rows that are not a
+    multiple of the 8-pixel tile, strided and channels-last inputs."""
+    if not VNNI:
+        pytest.skip("this CPU has no AVX-512 VNNI")
+    if h + 2 * p < k:
+        return
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-128, 128, (n, c, h, h + 3), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (o, c, k, k), dtype=torch.int8, generator=g)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    lut = marlin.table(level)
+    assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("c").conv(x, w, lut, s, p))
 
 
 @pytest.mark.parametrize("engine", ["reference", "c", "fast"])
-def test_level0_is_exact_int8_conv(marlin, engine):
+def test_level0_is_exact_int8_conv(marlin, engine, fast_path):
     g = torch.Generator().manual_seed(1)
     x = torch.randint(-128, 128, (2, 8, 12, 12), dtype=torch.int8, generator=g)
     w = torch.randint(-128, 128, (16, 8, 3, 3), dtype=torch.int8, generator=g)
@@ -47,7 +87,7 @@ def test_level0_is_exact_int8_conv(marlin, engine):
 
 
 @pytest.mark.parametrize("scheme", ["marlin", "bw8"])
-def test_fast_equals_c_on_every_level(scheme):
+def test_fast_equals_c_on_every_level(scheme, fast_path):
     luts = load_scheme(scheme)
     g = torch.Generator().manual_seed(2)
     x = torch.randint(-128, 128, (2, 4, 7, 7), dtype=torch.int8, generator=g)
@@ -128,19 +168,22 @@ def test_unknown_engine():
 
 ASAN_SCRIPT = """
 import torch
-from emulator.engines import c, reference
+from emulator.engines import c, fast, reference
 from emulator.lut import load_scheme
 L = load_scheme('marlin')
 g = torch.Generator().manual_seed(5)
 for (n, ch, h, o, k, s, p) in [(1, 1, 3, 1, 3, 1, 0), (2, 3, 9, 5, 3, 2, 1), (1, 4, 7, 2, 1, 1, 0), (3, 2, 5, 3, 2, 2, 2)]:
     x = torch.randint(-128, 128, (n, ch, h, h + 1), dtype=torch.int8, generator=g)
     w = torch.randint(-128, 128, (o, ch, k, k), dtype=torch.int8, generator=g)
-    assert torch.equal(c.conv(x, w, L.table(200), s, p), reference.conv(x, w, L.table(200), s, p))
+    for lv in (0, 200):
+        ref = reference.conv(x, w, L.table(lv), s, p)
+        assert torch.equal(c.conv(x, w, L.table(lv), s, p), ref)
+        assert torch.equal(fast.conv(x, w, L.table(lv), s, p), ref)  # the VNNI kernel where the CPU has it
 print("asan-ok")
 """
 
 
-def test_c_engine_under_address_sanitizer(tmp_path):
+def test_c_kernels_under_address_sanitizer(tmp_path):
     lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
     if not lib or not os.path.exists(lib):
         pytest.fail("libasan not found (gcc's AddressSanitizer runtime is needed for this test)")
@@ -153,6 +196,7 @@ def test_c_engine_under_address_sanitizer(tmp_path):
 def test_fast_torch_fallback_matches(marlin, monkeypatch):
     """The plane/im2col path in torch ops (no C compiler; GPUs) gives the same accumulators."""
     monkeypatch.setattr(fast, "_C_IM2COL", False)
+    monkeypatch.setattr(fast, "_VNNI", False)
     g = torch.Generator().manual_seed(6)
     x = torch.randint(-128, 128, (2, 5, 8, 7), dtype=torch.int8, generator=g)
     w = torch.randint(-128, 128, (6, 5, 3, 3), dtype=torch.int8, generator=g)
@@ -164,7 +208,7 @@ def test_fast_torch_fallback_matches(marlin, monkeypatch):
     assert torch.equal(fast.conv(x, w, bw8.table(200), 1, 1), get_engine("reference").conv(x, w, bw8.table(200), 1, 1))
 
 
-def test_single_output_channel_and_int_mm_strides(marlin):
+def test_single_output_channel_and_int_mm_strides(marlin, fast_path):
     """One output channel makes B [K, 1], whose stride torch may leave non-canonical (regression)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(-128, 128, (1, 2, 3, 3), dtype=torch.int8, generator=g)

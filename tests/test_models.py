@@ -97,6 +97,30 @@ def test_engine_override_is_bit_identical():
     assert get_levels(m) == [0, 5, 50, 100, 127, 200, 255]
 
 
+def test_fused_vnni_route_equals_portable_route(monkeypatch):
+    """On VNNI CPUs quantization, LUT convolution and dequantization run fused in C; the outputs
+    (and the straight-through gradients) equal the torch route bit for bit, for any input layout."""
+    from emulator.engines import fast
+    if not fast.vnni_available():
+        pytest.skip("this CPU has no AVX-512 VNNI")
+    torch.manual_seed(2)
+    x = torch.rand(3, 3, 32, 32)
+    m = resnet(8, "approx").eval()
+    calibrate(m, x)
+    m.set_levels([0, 3, 50, 100, 128, 200, 255])
+    got = {}
+    for vnni in (True, False):
+        monkeypatch.setattr(fast, "_VNNI", vnni)
+        xg = x.clone().requires_grad_(True)
+        y = m(xg)
+        y.square().sum().backward()
+        with torch.no_grad():
+            got[vnni] = (y.detach(), xg.grad, m(x.to(memory_format=torch.channels_last)))
+    for a, b in zip(got[True], got[False]):
+        assert torch.equal(a, b)
+    assert torch.equal(got[True][0], got[True][2])
+
+
 def test_straight_through_gradient():
     """Backward through an approx layer is the gradient of the exact fake-quantized convolution."""
     conv, x = _layer_and_input(77, seed=3)
@@ -120,6 +144,9 @@ def test_uncalibrated_and_nan_inputs_refused():
         m(torch.rand(1, 3, 32, 32))
     conv, x = _layer_and_input(3)
     x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        conv(x)
+    x[0, 0, 0, 0] = float("-inf")
     with pytest.raises(ValueError, match="NaN or inf"):
         conv(x)
 

@@ -21,8 +21,9 @@ def _pair(v) -> tuple[int, int]:
     return t  # type: ignore[return-value]
 
 
-def check_inputs(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride, padding):
-    """Validate and normalise engine inputs: int8, contiguous, 4-D, matching channels."""
+def check_inputs(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride, padding, contiguous: bool = True):
+    """Validate and normalise engine inputs: int8, 4-D, matching channels; contiguous unless the
+    engine reads strides itself (contiguous=False)."""
     for name, t in (("activations", x), ("weights", w)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -41,7 +42,9 @@ def check_inputs(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride, pa
     ow = (x.shape[3] + 2 * p[1] - w.shape[3]) // s[1] + 1
     if oh < 1 or ow < 1:
         raise ValueError(f"kernel {tuple(w.shape[2:])} larger than padded input {tuple(x.shape[2:])}")
-    return x.contiguous(), w.contiguous(), check_table(lut), s, p, (oh, ow)
+    if contiguous:
+        x, w = x.contiguous(), w.contiguous()
+    return x, w, check_table(lut), s, p, (oh, ow)
 
 
 _lut32_cache: dict = {}

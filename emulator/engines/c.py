@@ -20,12 +20,20 @@ import torch.nn.functional as F
 
 from .base import check_inputs, lut32
 
-SRC = Path(__file__).resolve().parents[1] / "csrc" / "lutconv.c"
+CSRC = Path(__file__).resolve().parents[1] / "csrc"
+SOURCES = (CSRC / "lutconv.c", CSRC / "planeconv.c")  # one library: the LUT engine, the fast path's kernels
 CDEF = """int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
                    int N, int C, int HP, int WP, int O, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);
 int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int32_t *corr, int N, int C, int H, int W,
-                  int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads);"""
+                  int KH, int KW, int SH, int SW, int PH, int PW, int OH, int OW, int P, int nthreads);
+int planeconv_supported(void);
+int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
+                     uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
+                     int nthreads);
+int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, const int32_t *wconst,
+                   int32_t *out, float *outf, float fscale, const float *bias, int N, int HP, int WP, int KC, int O, int OBN, int KH, int KW, int SH, int SW,
+                   int OH, int OW, int nthreads);"""
 _lib = None
 
 
@@ -44,9 +52,10 @@ def _cpu_id() -> str:
 
 
 def _flags() -> tuple[list[str], list[str]]:
-    cflags, ldflags = ["-O3", "-march=native", "-fopenmp", "-std=c99"], ["-fopenmp"]
+    # no FMA contraction: the fast path's dequantization must round like torch's mul then add
+    cflags, ldflags = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-std=gnu99"], ["-fopenmp"]
     if os.environ.get("AXX_C_SANITIZE") == "address":
-        cflags = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer", "-fopenmp", "-std=c99"]
+        cflags = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer", "-fopenmp", "-std=gnu99"]
         ldflags = ["-fsanitize=address", "-fopenmp"]
     return cflags, ldflags
 
@@ -64,7 +73,8 @@ def load():
     import cffi
 
     cflags, ldflags = _flags()
-    key = hashlib.sha256(SRC.read_bytes() + repr((cflags, ldflags, _cpu_id())).encode()).hexdigest()[:12]
+    source = "\n".join(f.read_text() for f in SOURCES)
+    key = hashlib.sha256(source.encode() + repr((cflags, ldflags, _cpu_id())).encode()).hexdigest()[:12]
     modname = f"_axx_lutconv_{key}"
     out = build_dir() / "cffi" / key
     so = next(out.glob(f"{modname}*.so"), None) if out.is_dir() else None
@@ -76,7 +86,7 @@ def load():
         out.mkdir(parents=True, exist_ok=True)
         ffi = cffi.FFI()
         ffi.cdef(CDEF)
-        ffi.set_source(modname, SRC.read_text(), extra_compile_args=cflags, extra_link_args=ldflags)
+        ffi.set_source(modname, source, extra_compile_args=cflags, extra_link_args=ldflags)
         with _lock(out / ".lock"):
             so = next(out.glob(f"{modname}*.so"), None)
             if so is None:

@@ -1,0 +1,280 @@
+/* Implicit-GEMM int8 convolution over activation planes for the exact fast path (engines/fast.py),
+ * with AVX-512 VNNI (vpdpbusd: u8 x s8 -> int32, 64 multiply-adds per instruction).
+ *
+ * Why not im2col + a library int8 GEMM: for these layers (few output channels, many pixels) the
+ * GEMM streams a materialised A of 9 x (planes) x the activations from memory and runs at a
+ * fraction of the multiply rate; here every output pixel reads its receptive field straight from
+ * a zero-bordered, channels-last plane buffer that stays in cache.
+ *
+ * Per pixel the plane buffer holds KC bytes (unsigned): [x + 128 | b_0 .. b_{P-1} | x != 0 | 0..]
+ * (C bytes each, b_i = bit i of x's byte; P < 0: the x plane only). The packed weights hold the
+ * matching signed rows [w | 127 - E_i(w) | K(w) - 128 | 0]. Then
+ *     dot = true + 128 * sum(w) + sum over the receptive field of (127 * sum_i b_i - 128 * [x != 0])
+ * so out = dot + wconst[o] + box(pix), wconst[o] = -128 * sum w[o], pix = per input pixel
+ * sum_c (128 [x != 0] - 127 sum_i b_i) (zero on the border, where x + 128 = 128 stands for x = 0).
+ * vpdpbusd wraps (no saturation), so the int32 result is exact modulo 2^32, hence exact whenever the
+ * true accumulator fits int32: the same contract as every engine.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AXX_X86 1
+#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#endif
+
+#define PC_R 8  /* output pixels per register tile (divides the ResNets' 32/16/8-wide rows) */
+
+int planeconv_supported(void)
+{
+#ifdef AXX_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
+/* Planes of an int8 activation tensor with arbitrary strides (NCHW or channels-last), into
+ * work: uint8 [N][H + 2PH][W + 2PW][KC] and, when P >= 0, pix: int32 [N][H + 2PH][W + 2PW].
+ * When xf is not NULL the activations are float32 and are quantized here first, exactly as
+ * quant.to_int8 does: q = clamp(rint(xf * scale), -128, 127) (rint rounds half to even, as
+ * torch.round); returns -3 on NaN/inf. */
+int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
+                     uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
+                     int nthreads)
+{
+    if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || PH < 0 || PW < 0 || P < -1 || P > 8)
+        return -1;
+    const int NP = P < 0 ? 1 : P + 2;
+    if (KC < NP * C)
+        return -2;
+    const int HP = H + 2 * PH, WP = W + 2 * PW;
+    const unsigned pmask = P > 0 ? (1u << P) - 1u : 0u;
+    int bad = 0;
+#pragma omp parallel num_threads(nthreads > 0 ? nthreads : 1) reduction(|:bad)
+    {
+        uint8_t *v = (uint8_t *)malloc((size_t)C);  /* one pixel's byte patterns */
+        if (!v) {
+            bad |= 2;
+        } else {
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < N; n++) {
+            for (int y = 0; y < HP; y++) {
+                const int iy = y - PH;
+                for (int xx = 0; xx < WP; xx++) {
+                    uint8_t *t = work + (((long)n * HP + y) * WP + xx) * KC;
+                    int32_t *pp = pix ? pix + ((long)n * HP + y) * WP + xx : NULL;
+                    const int ix = xx - PW;
+                    if (iy < 0 || iy >= H || ix < 0 || ix >= W) {  /* zero padding: x = 0 */
+                        memset(t, 128, (size_t)C);
+                        memset(t + C, 0, (size_t)(KC - C));
+                        if (pp)
+                            *pp = 0;
+                        continue;
+                    }
+                    const long base = n * sn + iy * sh + ix * sw;
+                    if (xf) {
+                        for (int c = 0; c < C; c++) {
+                            const float f = xf[base + c * sc] * scale;
+                            bad |= !isfinite(f);
+                            const float r = rintf(f);
+                            v[c] = (uint8_t)(int8_t)(r < -128.f ? -128 : (r > 127.f ? 127 : (int)r));
+                        }
+                    } else if (sc == 1) {
+                        memcpy(v, x + base, (size_t)C);
+                    } else {
+                        for (int c = 0; c < C; c++)
+                            v[c] = (uint8_t)x[base + c * sc];
+                    }
+                    /* SWAR, 8 channels per 64-bit word: compilers leave 16-channel loops scalar */
+                    const uint64_t ones = 0x0101010101010101ull;
+                    const uint64_t pm = (uint64_t)pmask * ones;
+                    int nz = 0, nb = 0, c = 0;
+                    for (; c + 8 <= C; c += 8) {
+                        uint64_t wv, o;
+                        memcpy(&wv, v + c, 8);
+                        o = wv ^ (0x80ull * ones);
+                        memcpy(t + c, &o, 8);
+                        if (NP == 1)
+                            continue;
+                        for (int i = 0; i < P; i++) {
+                            o = (wv >> i) & ones;
+                            memcpy(t + (long)(1 + i) * C + c, &o, 8);
+                        }
+                        o = wv | (wv >> 4);
+                        o |= o >> 2;
+                        o |= o >> 1;
+                        o &= ones;                       /* byte k: x_k != 0 */
+                        memcpy(t + (long)(P + 1) * C + c, &o, 8);
+                        nz += __builtin_popcountll(o);
+                        nb += __builtin_popcountll(wv & pm);
+                    }
+                    for (; c < C; c++) {
+                        t[c] = v[c] ^ 0x80;
+                        if (NP == 1)
+                            continue;
+                        for (int i = 0; i < P; i++)
+                            t[(long)(1 + i) * C + c] = (v[c] >> i) & 1;
+                        t[(long)(P + 1) * C + c] = v[c] != 0;
+                        nz += v[c] != 0;
+                        nb += __builtin_popcount(v[c] & pmask);
+                    }
+                    if (pp && NP > 1)
+                        *pp = 128 * nz - 127 * nb;
+                    if (KC > NP * C)
+                        memset(t + (long)NP * C, 0, (size_t)(KC - NP * C));
+                }
+            }
+        }
+            free(v);
+        }
+    }
+    if (bad & 2)
+        return -4;
+    return bad ? -3 : 0;
+}
+
+#ifdef AXX_X86
+/* One register tile: PC_R pixels of one output row x 16*OBN output channels. p0 points at the
+ * tile's first pixel (tap 0,0) in the plane buffer; pixel r is at p0 + r * step. */
+#define DEF_TILE(OBN)                                                                                  \
+VNNI_TARGET static void tile_##OBN(const uint8_t *p0, long step, const long *tapoff, int ntaps, int nq, \
+                                   const int8_t *bp, __m512i *res)                                     \
+{                                                                                                      \
+    __m512i acc[PC_R][OBN];                                                                            \
+    for (int r = 0; r < PC_R; r++)                                                                     \
+        for (int j = 0; j < OBN; j++)                                                                  \
+            acc[r][j] = _mm512_setzero_si512();                                                        \
+    for (int t = 0; t < ntaps; t++) {                                                                  \
+        const uint8_t *p = p0 + tapoff[t];                                                             \
+        const int8_t *b = bp + (long)t * nq * 64 * OBN;                                                \
+        for (int q = 0; q < nq; q++) {                                                                 \
+            __m512i bv[OBN];                                                                           \
+            for (int j = 0; j < OBN; j++)                                                              \
+                bv[j] = _mm512_loadu_si512((const void *)(b + ((long)q * OBN + j) * 64));              \
+            _Pragma("GCC unroll 8")                                                                    \
+            for (int r = 0; r < PC_R; r++) {                                                           \
+                int32_t a4;                                                                            \
+                memcpy(&a4, p + r * step + 4 * q, 4);                                                  \
+                const __m512i a = _mm512_set1_epi32(a4);                                               \
+                for (int j = 0; j < OBN; j++)                                                          \
+                    acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], a, bv[j]);                              \
+            }                                                                                          \
+        }                                                                                              \
+    }                                                                                                  \
+    for (int r = 0; r < PC_R; r++)                                                                     \
+        for (int j = 0; j < OBN; j++)                                                                  \
+            res[r * OBN + j] = acc[r][j];                                                              \
+}
+DEF_TILE(1)
+DEF_TILE(2)
+DEF_TILE(4)
+#endif
+
+#ifdef AXX_X86
+/* One output tile: PC_R pixels (nr of them real) of row oy, every output channel; epilogue adds
+ * wconst and the boxed per-pixel correction. */
+VNNI_TARGET static void do_tile(const uint8_t *p0, long step, const long *tapoff, int ntaps, int nq,
+                                const int8_t *bp, long bgroup, const int32_t *wconst, const int32_t *box,
+                                int32_t *orow, float *frow, float fscale, const float *bias, int nr, int O, int OBN)
+{
+    const int OG = 16 * OBN, ngroups = (O + OG - 1) / OG;
+    for (int g = 0; g < ngroups; g++) {
+        __m512i res[PC_R * 4];
+        const int8_t *bg = bp + g * bgroup;
+        if (OBN == 1)
+            tile_1(p0, step, tapoff, ntaps, nq, bg, res);
+        else if (OBN == 2)
+            tile_2(p0, step, tapoff, ntaps, nq, bg, res);
+        else
+            tile_4(p0, step, tapoff, ntaps, nq, bg, res);
+        for (int j = 0; j < OBN; j++) {
+            const int o0 = g * OG + j * 16;
+            if (o0 >= O)
+                break;
+            const int m = O - o0 < 16 ? O - o0 : 16;
+            const __mmask16 mask = (__mmask16)((1u << m) - 1u);
+            const __m512i wc = _mm512_maskz_loadu_epi32(mask, (const void *)(wconst + o0));
+            const __m512 bv = bias ? _mm512_maskz_loadu_ps(mask, bias + o0) : _mm512_setzero_ps();
+            const __m512 sv = _mm512_set1_ps(fscale);
+            for (int r = 0; r < nr; r++) {
+                const __m512i v = _mm512_add_epi32(_mm512_add_epi32(res[r * OBN + j], wc), _mm512_set1_epi32(box[r]));
+                if (!frow) {
+                    _mm512_mask_storeu_epi32((void *)(orow + (long)r * O + o0), mask, v);
+                } else {
+                    /* (float)acc * scale, then + bias: two roundings, as torch does (no FMA) */
+                    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), sv);
+                    if (bias)
+                        f = _mm512_add_ps(f, bv);
+                    _mm512_mask_storeu_ps(frow + (long)r * O + o0, mask, f);
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* out: int32 [N][OH][OW][O] (channels-last) = the LUT convolution of the planes in `work`
+ * (planeconv_planes, KC bytes per pixel, KC % 4 == 0) with the packed weights
+ * bp: int8 [O / (16 OBN)][KH*KW][KC/4][OBN][16][4] (O padded to a multiple of 16 OBN with zero rows),
+ * wconst: int32 [O] and pix (NULL when the planes are x only). `work` must have PC_R*SW*KC
+ * readable bytes past its end (tail tiles compute, then drop, pixels past the row).
+ * With outf not NULL the result is dequantized instead: outf = (float)acc * fscale (+ bias[o]). */
+int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, const int32_t *wconst,
+                   int32_t *out, float *outf, float fscale, const float *bias, int N, int HP, int WP, int KC, int O, int OBN, int KH, int KW, int SH, int SW,
+                   int OH, int OW, int nthreads)
+{
+#ifdef AXX_X86
+    if (N <= 0 || O <= 0 || KC <= 0 || KC % 4 || KH <= 0 || KW <= 0 || SH <= 0 || SW <= 0 || OH <= 0 || OW <= 0)
+        return -1;
+    if (OBN != 1 && OBN != 2 && OBN != 4)
+        return -1;
+    if ((OH - 1) * SH + KH > HP || (OW - 1) * SW + KW > WP)
+        return -2;
+    const int ntaps = KH * KW, nq = KC / 4;
+    const int tiles = (OW + PC_R - 1) / PC_R;
+    long tapoff[ntaps];
+    for (int ky = 0; ky < KH; ky++)
+        for (int kx = 0; kx < KW; kx++)
+            tapoff[ky * KW + kx] = ((long)ky * WP + kx) * KC;
+    const long step = (long)SW * KC;
+    const long bgroup = (long)ntaps * nq * 64 * OBN;
+#pragma omp parallel for collapse(3) schedule(static) num_threads(nthreads > 0 ? nthreads : 1)
+    for (int n = 0; n < N; n++) {
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ti = 0; ti < tiles; ti++) {
+                const int ox0 = ti * PC_R;
+                const int nr = OW - ox0 < PC_R ? OW - ox0 : PC_R;
+                const uint8_t *p0 = work + (((long)n * HP + (long)oy * SH) * WP + (long)ox0 * SW) * KC;
+                int32_t box[PC_R];
+                for (int r = 0; r < nr; r++) {
+                    int s = 0;
+                    if (pix) {
+                        const int32_t *pp = pix + ((long)n * HP + (long)oy * SH) * WP + (long)(ox0 + r) * SW;
+                        for (int ky = 0; ky < KH; ky++)
+                            for (int kx = 0; kx < KW; kx++)
+                                s += pp[(long)ky * WP + kx];
+                    }
+                    box[r] = s;
+                }
+                const long orow = (((long)n * OH + oy) * OW + ox0) * O;
+                do_tile(p0, step, tapoff, ntaps, nq, bp, bgroup, wconst, box, out ? out + orow : NULL,
+                        outf ? outf + orow : NULL, fscale, bias, nr, O, OBN);
+            }
+        }
+    }
+    return 0;
+#else
+    (void)work; (void)pix; (void)bp; (void)wconst; (void)out; (void)outf; (void)fscale; (void)bias; (void)N; (void)HP; (void)WP; (void)KC; (void)O;
+    (void)OBN; (void)KH; (void)KW; (void)SH; (void)SW; (void)OH; (void)OW; (void)nthreads;
+    return -9;
+#endif
+}
