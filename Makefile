@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts test test-all demo demo-search bench bench-sweep lint-rtl hdl clean
+.PHONY: venv luts test test-all demo demo-search bench bench-search bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -36,6 +36,10 @@ demo-search: venv
 ## Engines vs exact float32 (per layer and whole ResNet-32), throughput per execution type
 bench: venv
 	mkdir -p build && $(BIN)/axx bench --json build/bench.json
+
+## Genome evaluations of the NSGA-II search (ResNet-32), projected to the thesis's 50 x 30 x 20,000-image search
+bench-search: venv
+	mkdir -p build && $(BIN)/axx bench-search --json build/bench_search.json
 
 ## Time the exhaustive sweep + verification on both simulators
 bench-sweep: venv

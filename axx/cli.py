@@ -55,6 +55,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_search(args: argparse.Namespace) -> int:
+    from emulator.search_bench import run
+
+    run(depth=args.depth, images=args.images, evals=args.evals, axx_levels=args.axx_levels, batch=args.batch,
+        ckpt=args.victim, data_dir=args.data, devices=args.device, out=args.json)
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from emulator.attack import parse_eps
     from emulator.train import TrainConfig, train
@@ -105,7 +113,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     cfg = SearchConfig(victim=args.victim, advset=args.advset, exec_type=args.exec, axx_levels=args.axx_levels,
                        pop=args.pop, gens=args.gens, crossover=args.crossover, mutation=args.mutation,
                        n_images=args.n_images, objectives=tuple(o.strip() for o in args.objectives.split(",")),
-                       seed=args.seed, data_dir=args.data, calib_images=args.calib_images)
+                       seed=args.seed, data_dir=args.data, calib_images=args.calib_images, device=args.device)
     run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, progress=not args.quiet)
     return 0
 
@@ -162,6 +170,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bench)
 
     data_help = "CIFAR-10 folder (python pickles); default $CIFAR10_DIR, else downloaded (md5-checked) to ~/.cache/axx"
+    bs = sub.add_parser("bench-search", help="time genome evaluations and project the thesis's NSGA-II search",
+                        description="Times what the search runs per individual (set the per-layer levels, accuracy on "
+                                    "the adversarial and the clean images) for random genomes in 0..--axx-levels, and "
+                                    "projects the thesis's setting: 50 x 30 evaluations of 10,000 clean + 10,000 "
+                                    "adversarial images (thesis: about 14 h on an RTX 3060 laptop GPU). Runs on the CPU "
+                                    "and, when torch sees one, on the GPU.")
+    bs.add_argument("--depth", type=int, default=32, choices=(8, 20, 32, 56), help="ResNet depth (default 32)")
+    bs.add_argument("--images", type=int, default=1000,
+                    help="images per set per evaluation (default 1000; the projection scales to 10,000)")
+    bs.add_argument("--evals", type=int, default=5, help="timed evaluations after one warm-up; median (default 5)")
+    bs.add_argument("--axx-levels", type=int, default=50, help="genes drawn from 0..N (default 50, as the thesis)")
+    bs.add_argument("--batch", type=int, default=500, help="evaluation batch size (default 500, as `axx search`)")
+    bs.add_argument("--victim", help="approx checkpoint to time (default: random calibrated weights; "
+                                     "the cost does not depend on them)")
+    bs.add_argument("--device", default="all", choices=("all", "cpu", "cuda"),
+                    help="cpu, cuda, or all (the CPU, and the GPU when present; default)")
+    bs.add_argument("--data", help=data_help + " (synthetic images when absent; the cost is the same)")
+    bs.add_argument("--json", help="write the figures, the config and the code version to this JSON file")
+    bs.set_defaults(func=_cmd_bench_search)
+
     t = sub.add_parser("train", help="train a ResNet: standard/QAT, approx fine-tune, or fast adversarial training",
                        description="From scratch (SGD momentum 0.9, wd 5e-4, LR 0.1 -> 1e-4 multi-step, crop + flip; "
                                    "exec quant = QAT), fine-tune from --init (2 epochs, lr 5e-4; approx models are "
@@ -256,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dask", help="address of a Dask scheduler, e.g. tcp://host:8786 (instead of --workers)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--calib-images", type=int, default=5000, help="calibration images if the victim needs them")
+    s.add_argument("--device", default="auto",
+                   help="where genomes are evaluated: auto (a CUDA GPU when torch sees one, else cpu), cpu, cuda, "
+                        "cuda:N; results are bit-identical everywhere, so a search resumes on another device")
     s.add_argument("--data", help=data_help)
     s.add_argument("--resume", action="store_true", help="continue from OUT/state.pkl")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

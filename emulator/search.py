@@ -35,6 +35,7 @@ class SearchConfig:
     data_dir: str | None = None
     calib_images: int = 5000
     batch_size: int = 500
+    device: str = "auto"     # where genomes are evaluated: auto (cuda if present), cpu, cuda, cuda:1 ...
 
     def check(self) -> "SearchConfig":
         if not 1 <= self.axx_levels <= 255:
@@ -46,7 +47,30 @@ class SearchConfig:
             raise ValueError(f"objectives must be among {', '.join(OBJECTIVES)}, got {list(self.objectives)}")
         if self.pop < 2 or self.gens < 1:
             raise ValueError("population must be >= 2 and generations >= 1")
+        resolve_device(self.device)
         return self
+
+    def identity(self) -> dict:
+        """What the results depend on: everything but the device (every engine is bit-exact), so a
+        search started on one machine resumes on another."""
+        d = asdict(self)
+        d.pop("device")
+        return d
+
+
+def resolve_device(device: str):
+    import torch
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return dev
 
 
 _EVALUATORS: dict = {}
@@ -66,17 +90,24 @@ class _Evaluator:
         x, y = load_cifar10("test", cfg["data_dir"], limit=n)
         if not np.array_equal(y.numpy(), self.labels.numpy()):
             raise ValueError(f"{cfg['advset']} was made from another dataset than the test images here")
-        self.clean, self.y = to_float(x), y
-        self.model = prepare_model(cfg["victim"], "approx", 0, cfg["data_dir"], cfg["calib_images"])
+        dev = resolve_device(cfg.get("device", "auto"))
+        self.clean, self.y = to_float(x).to(dev), y.to(dev)
+        self.adv, self.labels = self.adv.to(dev), self.labels.to(dev)
+        self.model = prepare_model(cfg["victim"], "approx", 0, cfg["data_dir"], cfg["calib_images"]).to(dev)
         self.batch_size = cfg["batch_size"]
 
     def __call__(self, levels) -> dict:
-        from .train import evaluate
-        t = time.perf_counter()
-        self.model.set_levels([int(v) for v in levels])
-        adv = evaluate(self.model, self.adv, self.labels, self.batch_size)
-        std = evaluate(self.model, self.clean, self.y, self.batch_size)
-        return {"adv": adv, "std": std, "seconds": time.perf_counter() - t}
+        return evaluate_genome(self.model, levels, self.adv, self.labels, self.clean, self.y, self.batch_size)
+
+
+def evaluate_genome(model, levels, adv, labels, clean, y, batch_size: int = 500) -> dict:
+    """One individual: the victim at these per-layer levels on the adversarial and the clean set."""
+    from .train import evaluate
+    t = time.perf_counter()
+    model.set_levels([int(v) for v in levels])
+    a = evaluate(model, adv, labels, batch_size)
+    s = evaluate(model, clean, y, batch_size)
+    return {"adv": a, "std": s, "seconds": time.perf_counter() - t}
 
 
 class GenomeEvaluator:
@@ -192,9 +223,11 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
                 algorithm, saved_cfg = saved["algorithm"], saved["config"]
             except Exception as e:
                 raise ValueError(f"{state} is corrupt or unreadable ({type(e).__name__}); remove it to start over") from None
-            if saved_cfg != asdict(cfg):
+            saved_cfg = {k: v for k, v in saved_cfg.items() if k != "device"}
+            if saved_cfg != cfg.identity():
                 raise ValueError(f"{state} belongs to another search configuration; remove it or drop --resume")
             algorithm.problem.runner = runner
+            algorithm.problem.evaluator.cfg["device"] = cfg.device
             # pymoo counts the generation it will run next: n_gen - 1 are done
             log(f"resuming {out} after generation {algorithm.n_gen - 1}")
         else:

@@ -96,11 +96,12 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     was = model.training
     model.eval()
     correct = 0
+    dev = next(model.parameters()).device  # batches go where the model is (no-op when already there)
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
+            xb = x[i:i + batch_size].to(dev)
             xb = to_float(xb) if xb.dtype == torch.uint8 else xb
-            correct += int((model(xb).argmax(1) == y[i:i + batch_size]).sum())
+            correct += int((model(xb).argmax(1) == y[i:i + batch_size].to(dev)).sum())
     model.train(was)
     return correct / max(1, len(x))
 

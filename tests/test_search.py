@@ -2,8 +2,11 @@
 resume == uninterrupted, process pool and Dask == serial, bad input."""
 import csv
 
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from emulator.energy import conv_macs, energy, power_per_level
 from emulator.models import resnet
@@ -75,6 +78,8 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
         run_search(c, tmp_path / "cut", progress=False, log=lambda *a: None)
     monkeypatch.setattr(dill, "dump", real_dump)
     said = []
+    # the device is not part of a search's identity (every engine is bit-exact): it resumes elsewhere
+    c = cfg(d, data, objectives=("adv", "std", "energy"), device="cpu")
     run_search(c, tmp_path / "cut", resume=True, progress=False, log=said.append)
     assert "resuming" in said[0] and "after generation 1" in said[0]
     assert _front(tmp_path / "cut" / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
@@ -110,8 +115,12 @@ def test_process_pool_and_dask_equal_serial(setup, tmp_path):
 
 def test_bad_input(setup, tmp_path):
     d, data = setup
-    for kw, msg in [({"axx_levels": 0}, "1..255"), ({"axx_levels": 256}, "1..255"), ({"exec_type": "float"}, "approx victim"),
-                    ({"objectives": ("latency",)}, "objectives must be among")]:
+    bad = [({"axx_levels": 0}, "1..255"), ({"axx_levels": 256}, "1..255"), ({"exec_type": "float"}, "approx victim"),
+                    ({"objectives": ("latency",)}, "objectives must be among"),
+                    ({"device": "quantum"}, "unknown device 'quantum'")]
+    if not torch.cuda.is_available():
+        bad.append(({"device": "cuda"}, "sees no CUDA GPU"))
+    for kw, msg in bad:
         with pytest.raises(ValueError, match=msg):
             run_search(cfg(d, data, **kw), tmp_path / "x", progress=False, log=lambda *a: None)
     with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
@@ -121,3 +130,19 @@ def test_bad_input(setup, tmp_path):
     with pytest.raises(ValueError, match="state.pkl is corrupt"):
         run_search(cfg(d, data), tmp_path / "z", resume=True, progress=False, log=lambda *a: None)
     assert np.isfinite(power_per_level()).all()
+
+
+def test_bench_search_projection(setup, tmp_path):
+    """`axx bench-search`: a timed evaluation is the search's, and the projection is its arithmetic."""
+    from emulator import search_bench
+    d, data = setup
+    r = search_bench.run(depth=8, images=16, evals=2, batch=8, data_dir=data, devices="cpu",
+                         out=str(tmp_path / "b.json"), log=lambda *a: None)
+    row = r["rows"][0]
+    assert row["device"] == "cpu" and row["images"] == "CIFAR-10 test set" and len(row["seconds_per_evaluation_all"]) == 2
+    sec = row["seconds_per_evaluation"]
+    assert row["projected_thesis_setting_s"] == pytest.approx(50 * 30 * 20_000 * sec / 32)
+    assert row["evaluations_per_s"] == pytest.approx(1 / sec)
+    assert json.loads((tmp_path / "b.json").read_text())["rows"][0]["seconds_per_evaluation"] == sec
+    with pytest.raises(ValueError, match="1..255"):
+        search_bench.run(axx_levels=0, log=lambda *a: None)
