@@ -1,4 +1,5 @@
 """The report renders from a small results file; the CI-sized demo runs end to end on real data."""
+import csv
 import json
 import os
 import subprocess
@@ -68,3 +69,13 @@ def test_demo_small_end_to_end(tmp_path):
     assert p2.returncode == 0 and p2.stdout.count("matches this configuration: skipped") == 6 + 4 + 1
     side = json.loads((tmp_path / "results.csv.json").read_text())
     assert side["rows"] == 72 and side["config"]["exec_types"] == ["float", "quant", "approx"] and side["code_version"]
+    # `make demo-search` on the same artifacts: only the search runs
+    p3 = subprocess.run(["make", "-s", "-C", str(REPO), "demo-search",
+                         f"DEMO_ARGS=--small --root {tmp_path} --data {data}"], capture_output=True, text=True, timeout=1200)
+    assert p3.returncode == 0, p3.stdout[-3000:] + p3.stderr[-3000:]
+    assert p3.stdout.count("matches this configuration: skipped") == 6 + 4 + 1
+    front = list(csv.DictReader(open(tmp_path / "search" / "pareto.csv")))
+    evals = list(csv.DictReader(open(tmp_path / "search" / "evaluations.csv")))
+    assert front and len(evals) >= 6 and all(len(r["levels"].split("-")) == 7 for r in evals)
+    assert all(0 <= float(r["adv"]) <= 1 and float(r["energy"]) > 0 for r in evals)
+    assert (tmp_path / "search" / "pareto.png").stat().st_size > 10_000
