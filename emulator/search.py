@@ -178,6 +178,11 @@ def make_algorithm(cfg: SearchConfig):
                  eliminate_duplicates=True)
 
 
+def _set_threads(n: int) -> None:
+    import torch
+    torch.set_num_threads(n)
+
+
 def _runner(workers: int, dask: str | None):
     """pymoo's parallelization: a Dask cluster by address, else a local process pool (or serial)."""
     if dask:
@@ -190,9 +195,12 @@ def _runner(workers: int, dask: str | None):
         return DaskParallelization(client), client.close
     if workers > 1:
         import multiprocessing as mp
+        import os
 
         from pymoo.parallelization.starmap import StarmapParallelization
-        pool = mp.get_context("spawn").Pool(workers)
+        # split the cores between the workers: each would otherwise start one thread per core
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = mp.get_context("spawn").Pool(workers, initializer=_set_threads, initargs=(threads,))
         return StarmapParallelization(pool.starmap), pool.terminate
     return None, (lambda: None)
 

@@ -90,24 +90,35 @@ def decomposition_for(lut: torch.Tensor) -> Decomposition | None:
     return _dec_cache[key]
 
 
-@dataclass
 class PreparedWeights:
-    """The weight side of the GEMM for one (layer, level): cache it, it only changes with them."""
-    B: torch.Tensor          # int8 or float64 [KH*KW*(P+2)*C, O], rows in (ky, kx, plane, c) order
-    dec: Decomposition
-    shape: tuple
-    w: torch.Tensor | None = None   # the int8 weights (the VNNI kernel packs them its own way)
-    _packed: tuple | None = None
+    """The weight side for one (layer, level): cache it, it only changes with them. Each route
+    builds its own layout on first use (a search visits many levels: only what runs is kept)."""
+
+    def __init__(self, w: torch.Tensor, dec: Decomposition):
+        self.w, self.dec, self.shape = w, dec, tuple(w.shape)
+        self._B: torch.Tensor | None = None
+        self._packed: tuple | None = None
+
+    @property
+    def B(self) -> torch.Tensor:
+        """int8 or float64 [KH*KW*(P+2)*C, O] for the planes [x, -b_0 .. -b_{P-1}, x != 0], rows in
+        (ky, kx, plane, c) order (see the module doc)."""
+        if self._B is None:
+            self._B = _gemm_weights(self.w, self.dec)
+        return self._B
 
     def packed(self) -> tuple:
-        """(bp, wconst, OBN, KC) for csrc/planeconv.c, built once."""
+        """(bp, wconst, OBN, KC) for csrc/planeconv.c."""
         if self._packed is None:
             self._packed = _pack_vnni(self.w, self.dec)
         return self._packed
 
 
 def prepare(w: torch.Tensor, dec: Decomposition) -> PreparedWeights:
-    """B for the planes [x, -b_0 .. -b_{P-1}, x != 0] of the activations (see the module doc)."""
+    return PreparedWeights(w.contiguous(), dec)
+
+
+def _gemm_weights(w: torch.Tensor, dec: Decomposition) -> torch.Tensor:
     o, c, kh, kw = w.shape
     if dec.exact:
         parts = [w]
@@ -120,8 +131,7 @@ def prepare(w: torch.Tensor, dec: Decomposition) -> PreparedWeights:
         else:
             parts = [w.double()] + [E[i].double() for i in range(dec.planes)] + [Kw.double()]
     stack = torch.stack(parts)                                 # [planes, O, C, KH, KW]
-    B = stack.permute(3, 4, 0, 2, 1).reshape(-1, o)            # rows (ky, kx, plane, c)
-    return PreparedWeights(B=B.contiguous(), dec=dec, shape=tuple(w.shape), w=w)
+    return stack.permute(3, 4, 0, 2, 1).reshape(-1, o).contiguous()   # rows (ky, kx, plane, c)
 
 
 def _pack_vnni(w: torch.Tensor, dec: Decomposition) -> tuple:
