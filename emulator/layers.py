@@ -136,7 +136,7 @@ class AxConv2d(nn.Conv2d):
     def _approx_output(self, x: torch.Tensor) -> torch.Tensor:
         """Dequantized output of the LUT convolution. On CPUs with AVX-512 VNNI, for tables that
         decompose, quantization, the convolution and dequantization run fused in C (the same values
-        bit for bit: tests/test_engines.py); otherwise through approx_accumulators."""
+        bit for bit: tests/test_models.py); otherwise through approx_accumulators."""
         from .engines import fast
 
         lut = self._lut_set().table(self.level, x.device)

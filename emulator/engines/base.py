@@ -4,6 +4,8 @@ conv(x, w, lut, stride, padding) -> int32 accumulators [N, O, OH, OW] with
     out[n, o, y, x] = sum_{c, ky, kx} lut[uint8(w[o, c, ky, kx]), uint8(xpad[n, c, y*s + ky, x*s + kx])]
 where xpad is x zero-padded (a padded position multiplies the weight by activation 0, as in
 hardware fed with zero padding). x: int8 [N, C, H, W]; w: int8 [O, C, KH, KW]; lut: int16/int32 [256, 256].
+The result's memory layout is the engine's choice (fast's VNNI kernel returns a channels-last view);
+its values are the contract.
 """
 from __future__ import annotations
 
