@@ -104,6 +104,11 @@ def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -
             log(f"  resnet{depth} forward, level {lv:>3}: fast {r['fast']:6.2f}x  c {r['c']:6.2f}x   "
                 f"[exact fp32 {t_exact * 1e3:.1f} ms for {batch} images]")
         set_engine(ap, "auto")
+        if torch.cuda.is_available():
+            for r, g in zip(rows, _gpu_resnet(fl, ap, x, levels, repeats)):
+                r.update(g)
+                log(f"  {'(GPU)':>31}: fast {g['gpu_fast']:6.2f}x  cuda {g['gpu_cuda']:6.2f}x   "
+                    f"[exact fp32 on {torch.cuda.get_device_name()} {g['gpu_exact_fp32_ms']:.2f} ms]")
         thr = []
         qt = resnet(depth, "quant").eval()
         qt.load_state_dict(fl.state_dict())
@@ -115,6 +120,31 @@ def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -
             log(f"  resnet{depth} throughput {name:>6}{'' if lv is None else f' level {lv}':>9}: {batch / t:8.1f} images/s "
                 f"(batch {batch})")
     return rows, thr
+
+
+def _gpu_resnet(fl, ap, x, levels, repeats: int) -> list[dict]:
+    """The whole network on the GPU, as ratios to the float model on that GPU."""
+    import copy
+
+    from .models import set_engine
+
+    def timed(fn):
+        def run():
+            fn()
+            torch.cuda.synchronize()
+        return _median(run, repeats)
+
+    flg, apg, xg = copy.deepcopy(fl).cuda(), copy.deepcopy(ap).cuda(), x.cuda()
+    t = timed(lambda: flg(xg))
+    rows = []
+    for lv in levels:
+        apg.set_levels(lv)
+        r = {"gpu_exact_fp32_ms": t * 1e3}
+        for eng in ("fast", "cuda"):
+            set_engine(apg, eng)
+            r[f"gpu_{eng}"] = timed(lambda: apg(xg)) / t
+        rows.append(r)
+    return rows
 
 
 def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repeats: int = 5,
