@@ -27,11 +27,13 @@ THESIS = {"pop": 50, "gens": 30, "clean": 10_000, "adv": 10_000, "hours": 14.0,
 
 
 def _images(n: int, data_dir: str | None, log) -> tuple[torch.Tensor, torch.Tensor, str]:
-    from .data import load_cifar10, to_float
+    from .data import DataError, load_cifar10, to_float
     try:
         x, y = load_cifar10("test", data_dir, download_missing=False, limit=n)
         src = "CIFAR-10 test set"
-    except (FileNotFoundError, OSError, ValueError, TypeError):
+    except DataError:
+        if data_dir is not None:  # a folder the user named must be right
+            raise
         g = torch.Generator().manual_seed(0)
         x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
         y = torch.randint(0, 10, (n,), generator=g)

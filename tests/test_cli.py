@@ -84,3 +84,19 @@ def test_bench_smoke(tmp_path):
     assert len(r["layers"]) == 6 and all(row["fast"] > 0 and row["c"] > 0 and row["reference"] > 0 for row in r["layers"])
     assert [row["level"] for row in r["resnet"]] == [0, 50]
     assert {t["exec_type"] for t in r["throughput"]} == {"float", "quant", "approx"}
+
+
+def test_bench_search_cli(tmp_path, capsys):
+    import json
+
+    import torch
+    out = tmp_path / "bs.json"
+    assert main(["bench-search", "--depth", "8", "--images", "8", "--evals", "1", "--batch", "8", "--device", "cpu",
+                 "--json", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "per evaluation" in said and "h projected" in said
+    r = json.loads(out.read_text())
+    assert r["config"]["depth"] == 8 and r["rows"][0]["device"] == "cpu" and r["code_version"]
+    if not torch.cuda.is_available():
+        assert main(["bench-search", "--device", "cuda"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err
