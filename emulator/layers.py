@@ -15,6 +15,7 @@ from .lut import LutSet, check_level, load_scheme
 from .quant import fake_quant, pact_relu, quant_scale, to_int8
 
 EXEC_TYPES = ("float", "quant", "approx")
+_PREPARED_PER_LAYER = 64  # weight planes kept per layer, one per (level, device): up to ~0.3 MB each
 _ALIASES = {"transaxx": "approx"}
 
 
@@ -110,9 +111,13 @@ class AxConv2d(nn.Conv2d):
     def _prepared(self, wi: torch.Tensor, lut: torch.Tensor, device: torch.device):
         from .engines.fast import decomposition_for, prepare
         pkey = ("p", self.level, str(device))
-        prep = self._cache.get(pkey)
+        prep = self._cache.pop(pkey, None)
         if prep is None:
-            prep = self._cache[pkey] = prepare(wi.to(device), decomposition_for(lut))
+            prep = prepare(wi.to(device), decomposition_for(lut))
+            planes = [k for k in self._cache if k[0] == "p"]
+            if len(planes) >= _PREPARED_PER_LAYER:  # a wide search visits every level: bound the memory
+                del self._cache[planes[0]]
+        self._cache[pkey] = prep  # re-inserted: the oldest entry is the least recently used
         return prep
 
     def approx_accumulators(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -242,3 +242,19 @@ def test_quant_static_scales_make_outputs_batch_independent():
     with torch.no_grad():
         assert not torch.allclose(dyn(x)[:3], dyn(x[:3]))
         assert torch.equal(sta(x)[:3], sta(x[:3]))
+
+
+def test_prepared_weights_cache_is_bounded():
+    """A search over 0..255 visits every level: each layer keeps a bounded number of prepared planes,
+    and a level evicted and met again is rebuilt to the same output."""
+    from emulator.layers import _PREPARED_PER_LAYER
+    conv, x = _layer_and_input(0, seed=5)
+    with torch.no_grad():
+        first = None
+        for level in range(_PREPARED_PER_LAYER + 6):
+            conv.set_level(level)
+            y = conv(x)
+            first = y if level == 0 else first
+        assert sum(1 for k in conv._cache if k[0] == "p") == _PREPARED_PER_LAYER
+        conv.set_level(0)
+        assert torch.equal(conv(x), first)
