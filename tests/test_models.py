@@ -258,3 +258,20 @@ def test_prepared_weights_cache_is_bounded():
         assert sum(1 for k in conv._cache if k[0] == "p") == _PREPARED_PER_LAYER
         conv.set_level(0)
         assert torch.equal(conv(x), first)
+
+
+def test_fused_route_overflowing_product_clamps_like_torch(monkeypatch):
+    """A finite activation whose product with the scale overflows to inf is clamped (to_int8's
+    behaviour), not refused, on both routes."""
+    from emulator.engines import fast
+    conv = AxConv2d(3, 16, 3, padding=1, exec_type="approx")
+    conv.act_amax.fill_(1e-30)
+    conv.set_level(20)
+    x = torch.randn(2, 3, 5, 5)
+    x[0, 0, 0, 0] = 3e38
+    outs = []
+    for vnni in (fast.vnni_available(), False):
+        monkeypatch.setattr(fast, "_VNNI", vnni)
+        with torch.no_grad():
+            outs.append(conv(x))
+    assert torch.equal(outs[0], outs[1])

@@ -46,7 +46,7 @@ int planeconv_supported(void)
  * work: uint8 [N][H + 2PH][W + 2PW][KC] and, when P >= 0, pix: int32 [N][H + 2PH][W + 2PW].
  * When xf is not NULL the activations are float32 and are quantized here first, exactly as
  * quant.to_int8 does: q = clamp(rint(xf * scale), -128, 127) (rint rounds half to even, as
- * torch.round); returns -3 on NaN/inf. */
+ * torch.round); returns -3 when an activation is NaN or inf. */
 int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
                      uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
                      int nthreads)
@@ -83,9 +83,9 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                     const long base = n * sn + iy * sh + ix * sw;
                     if (xf) {
                         for (int c = 0; c < C; c++) {
-                            const float f = xf[base + c * sc] * scale;
-                            bad |= !isfinite(f);
-                            const float r = rintf(f);
+                            const float xv = xf[base + c * sc];
+                            bad |= !isfinite(xv);  /* as to_int8: a finite x whose product overflows clamps */
+                            const float r = rintf(xv * scale);
                             v[c] = (uint8_t)(int8_t)(r < -128.f ? -128 : (r > 127.f ? 127 : (int)r));
                         }
                     } else if (sc == 1) {
