@@ -55,6 +55,7 @@ def bench_device(device: torch.device, depth: int, images: int, evals: int, axx_
     adv = (clean + (torch.rand(clean.shape, generator=g) - 0.5) * (16 / 255)).clamp(0, 1)
     if ckpt:
         model = load_model(ckpt, "approx")
+        depth = model.depth  # the checkpoint's architecture wins over --depth
     else:
         model = resnet(depth, "approx")
     model.eval()

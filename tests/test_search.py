@@ -136,9 +136,10 @@ def test_bench_search_projection(setup, tmp_path):
     """`axx bench-search`: a timed evaluation is the search's, and the projection is its arithmetic."""
     from emulator import search_bench
     d, data = setup
-    r = search_bench.run(depth=8, images=16, evals=2, batch=8, data_dir=data, devices="cpu",
+    r = search_bench.run(depth=32, images=16, evals=2, batch=8, ckpt=str(d / "a.pt"), data_dir=data, devices="cpu",
                          out=str(tmp_path / "b.json"), log=lambda *a: None)
     row = r["rows"][0]
+    assert row["depth"] == 8 and row["weights"] == str(d / "a.pt")  # the checkpoint's architecture wins
     assert row["device"] == "cpu" and row["images"] == "CIFAR-10 test set" and len(row["seconds_per_evaluation_all"]) == 2
     sec = row["seconds_per_evaluation"]
     assert row["projected_thesis_setting_s"] == pytest.approx(50 * 30 * 20_000 * sec / 32)
