@@ -113,7 +113,8 @@ def run(depth: int = 32, images: int = 1000, evals: int = 5, axx_levels: int = 5
             targets.append(torch.device("cuda"))
         elif devices == "cuda":
             raise ValueError("--device cuda asked for, but torch sees no CUDA GPU here")
-    log(f"axx bench-search: ResNet-{depth} genome evaluations, levels 0..{axx_levels}, torch {torch.__version__}")
+    what = ckpt if ckpt else f"ResNet-{depth} (random weights)"
+    log(f"axx bench-search: genome evaluations of {what}, levels 0..{axx_levels}, torch {torch.__version__}")
     rows = [bench_device(d, depth, images, evals, axx_levels, batch, ckpt, data_dir, log) for d in targets]
     if not torch.cuda.is_available():
         log("  (no CUDA GPU here: GPU figures come from running this same command on a GPU machine)")
