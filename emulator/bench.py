@@ -150,14 +150,18 @@ def _gpu_resnet(fl, ap, x, levels, repeats: int) -> list[dict]:
 def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repeats: int = 5,
         out: str | None = None, log=print) -> dict:
     torch.manual_seed(0)
-    log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    from .engines.fast import vnni_available
+    route = "AVX-512 VNNI kernel" if vnni_available() else "im2col + torch._int_mm"
+    log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}; fast on the CPU: {route}")
     log("per-layer times as a ratio to exact float32 conv2d measured in the same run (medians):")
     layers = bench_layers(levels, batch, ref_batch, repeats, log)
     log("whole network:")
     net, thr = bench_resnet(levels, batch, repeats, log=log)
     result = {"config": {"levels": list(levels), "batch": batch, "reference_batch": ref_batch, "repeats": repeats,
                          "torch": torch.__version__, "threads": torch.get_num_threads(),
-                         "cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available()},
+                         "cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available(),
+                         "fast_cpu_route": route},
               "code_version": code_version(), "layers": layers, "resnet": net, "throughput": thr}
     if out:
         from lut_build.artifacts import atomic_path
