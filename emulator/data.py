@@ -38,11 +38,8 @@ def default_root() -> Path:
 
 
 def _md5(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def download(dest: Path | str, url: str = URL, md5: str = MD5, progress: bool = True) -> Path:
