@@ -30,6 +30,14 @@ def _median(fn, repeats: int) -> float:
     return statistics.median(ts)
 
 
+def _median_cuda(fn, repeats: int) -> float:
+    """_median of a GPU computation: wait for the kernels, not only their launch."""
+    def run():
+        fn()
+        torch.cuda.synchronize()
+    return _median(run, repeats)
+
+
 def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) -> list[dict]:
     from .engines import get_engine
     from .engines.fast import decompose, prepare
@@ -67,19 +75,13 @@ def _gpu_layer(x, w, lut, repeats: int) -> dict:
     from .engines import get_engine
     from .engines.fast import decompose, prepare
 
-    def timed(fn):
-        def run():
-            fn()
-            torch.cuda.synchronize()
-        return _median(run, repeats)
-
     xg, wg, lg = x.cuda(), w.cuda(), lut.cuda()
     xf, wf = xg.float(), wg.float()
-    t = timed(lambda: F.conv2d(xf, wf, padding=1))
+    t = _median_cuda(lambda: F.conv2d(xf, wf, padding=1), repeats)
     pw = prepare(wg, decompose(lut))
     return {"gpu_exact_fp32_ms": t * 1e3,
-            "gpu_fast": timed(lambda: get_engine("fast").conv(xg, wg, lg, 1, 1, prepared=pw)) / t,
-            "gpu_cuda": timed(lambda: get_engine("cuda").conv(xg, wg, lg, 1, 1)) / t}
+            "gpu_fast": _median_cuda(lambda: get_engine("fast").conv(xg, wg, lg, 1, 1, prepared=pw), repeats) / t,
+            "gpu_cuda": _median_cuda(lambda: get_engine("cuda").conv(xg, wg, lg, 1, 1), repeats) / t}
 
 
 def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -> tuple[list[dict], list[dict]]:
@@ -128,21 +130,15 @@ def _gpu_resnet(fl, ap, x, levels, repeats: int) -> list[dict]:
 
     from .models import set_engine
 
-    def timed(fn):
-        def run():
-            fn()
-            torch.cuda.synchronize()
-        return _median(run, repeats)
-
     flg, apg, xg = copy.deepcopy(fl).cuda(), copy.deepcopy(ap).cuda(), x.cuda()
-    t = timed(lambda: flg(xg))
+    t = _median_cuda(lambda: flg(xg), repeats)
     rows = []
     for lv in levels:
         apg.set_levels(lv)
         r = {"gpu_exact_fp32_ms": t * 1e3}
         for eng in ("fast", "cuda"):
             set_engine(apg, eng)
-            r[f"gpu_{eng}"] = timed(lambda: apg(xg)) / t
+            r[f"gpu_{eng}"] = _median_cuda(lambda: apg(xg), repeats) / t
         rows.append(r)
     return rows
 
