@@ -231,7 +231,6 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
                 algorithm, saved_cfg = saved["algorithm"], saved["config"]
             except Exception as e:
                 raise ValueError(f"{state} is corrupt or unreadable ({type(e).__name__}); remove it to start over") from None
-            saved_cfg = {k: v for k, v in saved_cfg.items() if k != "device"}
             if saved_cfg != cfg.identity():
                 raise ValueError(f"{state} belongs to another search configuration; remove it or drop --resume")
             algorithm.problem.runner = runner
@@ -250,7 +249,7 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
         while algorithm.has_next():
             algorithm.next()
             with atomic_path(state) as tmp, open(tmp, "wb") as f:
-                dill.dump({"algorithm": algorithm, "config": asdict(cfg)}, f)
+                dill.dump({"algorithm": algorithm, "config": cfg.identity()}, f)
             F = algorithm.opt.get("F")
             best = {o: (-1 if o != "energy" else 1) * F[:, i].min() for i, o in enumerate(cfg.objectives)}
             bar.set_postfix({k: f"{v:.4g}" for k, v in best.items()})
