@@ -118,14 +118,18 @@ def prepare(w: torch.Tensor, dec: Decomposition) -> PreparedWeights:
     return PreparedWeights(w.contiguous(), dec)
 
 
+def _error_terms(w: torch.Tensor, dec: Decomposition) -> tuple[torch.Tensor, torch.Tensor]:
+    """E_i(w) int64 [P, O, C, KH, KW] and K(w) int64 [O, C, KH, KW] of these weights."""
+    wu = w.to(torch.int64) & 0xFF
+    return dec.E.to(w.device)[:, wu], dec.K.to(w.device)[wu]
+
+
 def _gemm_weights(w: torch.Tensor, dec: Decomposition) -> torch.Tensor:
     o, c, kh, kw = w.shape
     if dec.exact:
         parts = [w]
     else:
-        wu = w.to(torch.int64) & 0xFF
-        E = dec.E.to(w.device)[:, wu]                          # [P, O, C, KH, KW]
-        Kw = dec.K.to(w.device)[wu]                            # [O, C, KH, KW]
+        E, Kw = _error_terms(w, dec)
         if dec.int8:
             parts = [w] + [(E[i] - 128).to(torch.int8) for i in range(dec.planes)] + [(Kw - 128).to(torch.int8)]
         else:
@@ -142,9 +146,8 @@ def _pack_vnni(w: torch.Tensor, dec: Decomposition) -> tuple:
     if dec.exact:
         parts = [w]
     else:
-        wu = w.to(torch.int64) & 0xFF
-        parts = [w] + [(127 - dec.E[i][wu]).to(torch.int8) for i in range(dec.planes)] + \
-                [(dec.K[wu] - 128).to(torch.int8)]
+        E, Kw = _error_terms(w, dec)
+        parts = [w] + [(127 - E[i]).to(torch.int8) for i in range(dec.planes)] + [(Kw - 128).to(torch.int8)]
     np_ = len(parts)
     kc = -(-np_ * c // 4) * 4
     obn = 1 if o <= 16 else 2 if o <= 32 else 4
