@@ -139,7 +139,7 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
 _ws = threading.local()
 
 
-def _workspace(name: str, numel: int) -> torch.Tensor:
+def workspace(name: str, numel: int) -> torch.Tensor:
     """A reusable int8 buffer per thread: fresh 100 MB allocations cost more in page faults
     (measured 4x) than the kernel that fills them."""
     buf = getattr(_ws, name, None)
@@ -158,8 +158,8 @@ def im2col_planes(x: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int,
     x = x.contiguous()
     n, c, h, w = x.shape
     np_ = 1 if planes < 0 else planes + 2
-    a = _workspace("a", n * oh * ow * kh * kw * np_ * c).view(n * oh * ow, kh * kw * np_ * c)
-    work = _workspace("work", n * h * w * np_ * c)
+    a = workspace("a", n * oh * ow * kh * kw * np_ * c).view(n * oh * ow, kh * kw * np_ * c)
+    work = workspace("work", n * h * w * np_ * c)
     corr = torch.empty(n, h, w, dtype=torch.int32) if planes >= 0 else None
     ffi = lib.ffi
     rc = lib.lib.im2col_planes(ffi.cast("int8_t *", x.data_ptr()), ffi.cast("int8_t *", work.data_ptr()),

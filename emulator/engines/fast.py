@@ -197,7 +197,7 @@ def conv_vnni(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_s
     oh, ow = (h + 2 * p[0] - kh) // s[0] + 1, (w_ + 2 * p[1] - kw) // s[1] + 1
     hp, wp = h + 2 * p[0], w_ + 2 * p[1]
     P = -1 if dec.exact else dec.planes
-    work = _c._workspace("planes", n * hp * wp * kc + (_TILE + 1) * s[1] * kc + 64)
+    work = _c.workspace("planes", n * hp * wp * kc + (_TILE + 1) * s[1] * kc + 64)
     pix = None if P < 0 else torch.empty(n, hp, wp, dtype=torch.int32)
     ffi, nt = lib.ffi, torch.get_num_threads()
     ptr = lambda t, ty: ffi.cast(ty, t.data_ptr()) if t is not None else ffi.NULL  # noqa: E731
