@@ -27,11 +27,11 @@ test-all: venv
 
 ## The main ML job on a small budget: train, attack, evaluate, report (artifacts/demo/report/)
 demo: venv
-	$(BIN)/python experiments/demo.py $(DEMO_ARGS)
+	$(BIN)/python -m experiments.demo $(DEMO_ARGS)
 
 ## A small NSGA-II search on the demo's models (artifacts/demo/search/pareto.png)
 demo-search: venv
-	$(BIN)/python experiments/demo_search.py $(DEMO_ARGS)
+	$(BIN)/python -m experiments.demo_search $(DEMO_ARGS)
 
 ## Engines vs exact float32 (per layer and whole ResNet-32), throughput per execution type
 bench: venv

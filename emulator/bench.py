@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .provenance import code_version
+from fileio import atomic_path, code_version
 
 STAGES = [(16, 32), (32, 16), (64, 8)]  # (channels, feature size) of ResNet stages 1..3
 
@@ -40,7 +40,8 @@ def _median_cuda(fn, repeats: int) -> float:
 
 def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) -> list[dict]:
     from .engines import get_engine
-    from .engines.fast import decompose, prepare
+    from .engines.decomposition import decompose
+    from .engines.fast import prepare
     from .lut import load_scheme
 
     luts = load_scheme("marlin")
@@ -73,7 +74,8 @@ def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) ->
 def _gpu_layer(x, w, lut, repeats: int) -> dict:
     """The same layer on the GPU, as ratios to exact float32 conv2d on that GPU."""
     from .engines import get_engine
-    from .engines.fast import decompose, prepare
+    from .engines.decomposition import decompose
+    from .engines.fast import prepare
 
     xg, wg, lg = x.cuda(), w.cuda(), lut.cuda()
     xf, wf = xg.float(), wg.float()
@@ -85,7 +87,9 @@ def _gpu_layer(x, w, lut, repeats: int) -> dict:
 
 
 def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -> tuple[list[dict], list[dict]]:
-    from .models import calibrate, resnet, set_engine
+    from .calibration import calibrate
+    from .configure import set_engine
+    from .resnet import resnet
 
     g = torch.Generator().manual_seed(1)
     x = torch.rand(batch, 3, 32, 32, generator=g)
@@ -128,7 +132,7 @@ def _gpu_resnet(fl, ap, x, levels, repeats: int) -> list[dict]:
     """The whole network on the GPU, as ratios to the float model on that GPU."""
     import copy
 
-    from .models import set_engine
+    from .configure import set_engine
 
     flg, apg, xg = copy.deepcopy(fl).cuda(), copy.deepcopy(ap).cuda(), x.cuda()
     t = _median_cuda(lambda: flg(xg), repeats)
@@ -160,7 +164,6 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
                          "fast_cpu_route": route},
               "code_version": code_version(), "layers": layers, "resnet": net, "throughput": thr}
     if out:
-        from lut_build.artifacts import atomic_path
         with atomic_path(out) as tmp:
             Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
         log(f"wrote {out}")

@@ -11,8 +11,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .engines import choose
 from .lut import LutSet, check_level, load_scheme
-from .quant import fake_quant, pact_relu, quant_scale, to_int8
+from .quant import fake_quant, pact_relu, to_int8
 
 EXEC_TYPES = ("float", "quant", "approx")
 _PREPARED_PER_LAYER = 64  # weight planes kept per layer, one per (level, device): up to ~0.3 MB each
@@ -36,23 +37,6 @@ class Act(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(x) if self.exec_type == "float" else pact_relu(x, self.alpha)
-
-
-def auto_engine(lut: torch.Tensor, device: torch.device) -> str:
-    """fast when the table decomposes exactly, else cuda on a GPU (reference if the CUDA engine
-    cannot be built there), else c."""
-    from .engines import fast
-
-    if fast.decomposition_for(lut) is not None:
-        return "fast"
-    if device.type == "cuda":
-        from .engines import cuda
-        try:
-            cuda.load()
-            return "cuda"
-        except Exception:
-            return "reference"
-    return "c"
 
 
 class AxConv2d(nn.Conv2d):
@@ -100,66 +84,33 @@ class AxConv2d(nn.Conv2d):
             return wi, sw
         return hit[1], hit[2]
 
-    def _engine_for(self, lut: torch.Tensor, device: torch.device):
-        from .engines import get_engine
-
-        name = self.engine
-        if name == "auto":
-            name = auto_engine(lut, device)
-        return name, get_engine(name)
-
-    def _prepared(self, wi: torch.Tensor, lut: torch.Tensor, device: torch.device):
-        from .engines.fast import decomposition_for, prepare
-        pkey = ("p", self.level, str(device))
+    def _prepared(self, engine, wi: torch.Tensor, lut: torch.Tensor, device: torch.device):
+        """The engine's weight side for this level and device, kept per layer (LRU)."""
+        pkey = ("p", engine.name, self.level, str(device))
         prep = self._cache.pop(pkey, None)
         if prep is None:
-            prep = prepare(wi.to(device), decomposition_for(lut))
+            prep = engine.prepare(wi, lut)
+            if prep is None:
+                return None
             planes = [k for k in self._cache if k[0] == "p"]
             if len(planes) >= _PREPARED_PER_LAYER:  # a wide search visits every level: bound the memory
                 del self._cache[planes[0]]
         self._cache[pkey] = prep  # re-inserted: the oldest entry is the least recently used
         return prep
 
-    def approx_accumulators(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """int32 accumulators of the LUT convolution, and the dequantization scale."""
-        self._check_calibrated()
-        xi, sx = to_int8(x.detach(), self.act_amax)
-        wi, sw = self._int_weights()
-        lut = self._lut_set().table(self.level, x.device)
-        name, eng = self._engine_for(lut, x.device)
-        if name == "fast":
-            prep = self._prepared(wi, lut, x.device)
-            acc = eng.conv(xi, wi.to(x.device), lut, self.stride, self.padding, prepared=prep)
-        else:
-            acc = eng.conv(xi, wi.to(x.device), lut, self.stride, self.padding)
-        return acc, sx * sw
-
     def _check_calibrated(self) -> None:
         if float(self.act_amax) <= 0:
             raise RuntimeError("approx layer is not calibrated: call calibrate(model, images) first")
 
     def _approx_output(self, x: torch.Tensor) -> torch.Tensor:
-        """Dequantized output of the LUT convolution. On CPUs with AVX-512 VNNI, for tables that
-        decompose, quantization, the convolution and dequantization run fused in C (the same values
-        bit for bit: tests/test_models.py); otherwise through approx_accumulators."""
-        from .engines import fast
-
+        """Dequantized output of the LUT convolution, through the engine (which picks its own route)."""
+        self._check_calibrated()
+        wi, sw = self._int_weights()
         lut = self._lut_set().table(self.level, x.device)
-        if (x.device.type == "cpu" and x.dtype == torch.float32 and fast.vnni_available()
-                and self._engine_for(lut, x.device)[0] == "fast"):
-            dec = fast.decomposition_for(lut)
-            if dec.int8 or dec.exact:
-                self._check_calibrated()
-                s = quant_scale(x, 8, self.act_amax)
-                wi, sw = self._int_weights()
-                scale = (1.0 / s) * sw
-                return fast.conv_vnni(x.detach(), self._prepared(wi, lut, x.device), self.stride, self.padding,
-                                      act_scale=float(s), out_scale=float(scale), bias=self.bias)
-        acc, scale = self.approx_accumulators(x)
-        y = acc.to(x.dtype) * scale.to(x.dtype)
-        if self.bias is not None:
-            y = y + self.bias.detach().view(1, -1, 1, 1)
-        return y
+        engine = choose(self.engine, lut, x.device)
+        wi = wi.to(x.device)
+        return engine.conv_float(x.detach(), self.act_amax, wi, sw, lut, self.stride, self.padding, self.bias,
+                                 self._prepared(engine, wi, lut, x.device))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.exec_type == "float":

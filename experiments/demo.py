@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     models, sets = root / "models", root / "advsets"
 
-    from emulator.attack import parse_eps
-    from emulator.pipeline import eval_to_csv, run_attack
-    from emulator.report import make_report
-    from emulator.train import TrainConfig, train
+    from experiments.attacks import run_attack
+    from experiments.evaluation import eval_to_csv
+    from experiments.parsing import parse_eps
+    from experiments.report import make_report
+    from experiments.train import TrainConfig, train
 
     t0 = time.perf_counter()
 

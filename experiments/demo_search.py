@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="evaluation processes (default 2)")
     args = ap.parse_args(argv)
 
-    import demo
+    from experiments import demo
     common = ["--root", args.root] + (["--small"] if args.small else []) + (["--data", args.data] if args.data else [])
     demo.main(common)  # every finished step is skipped
 
-    from emulator.search import SearchConfig, run_search
+    from experiments.search import SearchConfig, run_search
 
     s = SETTINGS["small" if args.small else "default"]
     root = Path(args.root)

@@ -1,7 +1,6 @@
 """LUT artifacts: atomic writers (npy, TransAxx headers, metrics, manifest) and the checked loader."""
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
@@ -9,13 +8,14 @@ import platform
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from fileio import atomic_path, sha256_file
+
 from . import metrics as _metrics
 from .model import N_LEVELS
-from .rtl_files import model_hashes, rtl_hashes, sha256_file
+from .rtl_files import model_hashes, rtl_hashes
 from .schemes import get_scheme
 
 TABLE_SHAPE = (N_LEVELS, 256, 256)
@@ -24,22 +24,6 @@ MANIFEST_VERSION = 1
 
 class LutError(RuntimeError):
     """A LUT folder that cannot be used (missing, truncated, tampered or stale)."""
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def default_lut_root() -> Path:

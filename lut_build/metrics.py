@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fileio import atomic_path
+
 from .model import operand_values
 
 COLUMNS = ("level", "error_rate", "mae", "mred", "wce", "mean_error")
@@ -39,7 +41,6 @@ def level_metrics(tables: np.ndarray, operand_bits: int, levels=None) -> list[di
 
 
 def write_metrics_csv(rows: list[dict], path: Path) -> None:
-    from .artifacts import atomic_path
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
@@ -52,7 +53,6 @@ def plot_metrics(rows: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .artifacts import atomic_path
     lv = [r["level"] for r in rows]
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.5), sharex=True)
     specs = [("error_rate", "error rate"), ("mae", "MAE (MED)"), ("mred", "MRED"),

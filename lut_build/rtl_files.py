@@ -1,9 +1,10 @@
 """Where the multiplier's RTL lives and its fingerprint (for manifests and stale checks)."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+
+from fileio import sha256_file
 
 # Compile order: cells, then the masking cell, the generated cores, the top.
 RTL_SOURCES = ("adders.v", "pp_bit.v", "mult_cores.v", "approx_mult.v")
@@ -22,11 +23,6 @@ def rtl_paths() -> list[Path]:
     if missing:
         raise FileNotFoundError(f"RTL source(s) missing: {', '.join(missing)}")
     return paths
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def rtl_hashes() -> dict[str, str]:

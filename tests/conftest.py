@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+TESTS = Path(__file__).resolve().parent
+for p in (REPO, TESTS):  # the packages, and helpers.py for the tests in every subfolder
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -1,4 +1,4 @@
-"""What every engine computes, and the input checks they share.
+"""What every engine computes, the Engine base class with its registry, and the input checks they share.
 
 conv(x, w, lut, stride, padding) -> int32 accumulators [N, O, OH, OW] with
     out[n, o, y, x] = sum_{c, ky, kx} lut[uint8(w[o, c, ky, kx]), uint8(xpad[n, c, y*s + ky, x*s + kx])]
@@ -6,12 +6,17 @@ where xpad is x zero-padded (a padded position multiplies the weight by activati
 hardware fed with zero padding). x: int8 [N, C, H, W]; w: int8 [O, C, KH, KW]; lut: int16/int32 [256, 256].
 The result's memory layout is the engine's choice (fast's VNNI kernel returns a channels-last view);
 its values are the contract.
+
+An engine is one module with one Engine subclass decorated with @register (and one import line
+in engines/__init__.py). It implements conv(); prepare() and conv_float() have defaults that a
+faster engine overrides (fast: cached weight planes, a fused quantize/convolve/dequantize route).
 """
 from __future__ import annotations
 
 import torch
 
 from ..lut import check_table
+from ..quant import to_int8
 
 
 def _pair(v) -> tuple[int, int]:
@@ -65,3 +70,48 @@ def lut32(lut: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor
             _lut32_cache.clear()
         t = _lut32_cache[key] = lut.to(device=device, dtype=torch.int32).contiguous()
     return t
+
+
+class Engine:
+    """One way to compute the LUT convolution. Subclasses set `name` and implement conv()."""
+
+    name: str = ""
+
+    def conv(self, x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0,
+             prepared=None) -> torch.Tensor:
+        """int32 accumulators (the contract above); `prepared` is what prepare() returned."""
+        raise NotImplementedError
+
+    def accepts(self, lut: torch.Tensor, device: torch.device) -> bool:
+        """Whether `auto` may pick this engine for this table on this device."""
+        return True
+
+    def prepare(self, w: torch.Tensor, lut: torch.Tensor):
+        """The weight side of one (layer, level, device), cached by the layer; None: nothing to cache."""
+        return None
+
+    def conv_float(self, x: torch.Tensor, act_amax: torch.Tensor, w: torch.Tensor, w_scale: torch.Tensor,
+                   lut: torch.Tensor, stride, padding, bias: torch.Tensor | None = None,
+                   prepared=None) -> torch.Tensor:
+        """A layer's dequantized output: float activations to int8 with the static scale (act_amax),
+        the LUT convolution of the int8 weights `w`, times s_act * s_w, plus the float bias."""
+        xi, sx = to_int8(x, act_amax)
+        acc = self.conv(xi, w, lut, stride, padding, prepared=prepared)
+        y = acc.to(x.dtype) * (sx * w_scale).to(x.dtype)
+        if bias is not None:
+            y = y + bias.detach().view(1, -1, 1, 1)
+        return y
+
+    def __repr__(self) -> str:
+        return f"<engine {self.name}>"
+
+
+REGISTRY: dict[str, Engine] = {}
+
+
+def register(cls: type[Engine]) -> type[Engine]:
+    """Class decorator: one instance per engine, found by name."""
+    if not cls.name or cls.name in REGISTRY:
+        raise ValueError(f"engine name {cls.name!r} is empty or taken")
+    REGISTRY[cls.name] = cls()
+    return cls

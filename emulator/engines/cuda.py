@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .base import check_inputs, lut32
-from .c import _lock, build_dir
+from .base import Engine, check_inputs, lut32, register
+from .build import build_dir, build_lock
 
 SRC = Path(__file__).resolve().parents[1] / "csrc" / "lutconv.cu"
 CDEF = """int lutconv_cuda(const void *xpad, const void *w, const void *lut, void *out,
@@ -48,7 +48,7 @@ def compile_library() -> Path:
         raise CudaUnavailable("nvcc not found: the CUDA engine is compiled on first use; install the CUDA "
                               "toolkit or use engine='fast' (runs on CUDA through torch) / 'reference'")
     out.mkdir(parents=True, exist_ok=True)
-    with _lock(out / ".lock"):
+    with build_lock(out / ".lock"):
         if not so.is_file():
             tmp = out / f"tmp-{os.getpid()}.so"
             cmd = [exe, "-O3", "-shared", "-Xcompiler", "-fPIC", "-cudart", "static", *ARCHS, "-o", str(tmp), str(SRC)]
@@ -67,6 +67,24 @@ def load():
         ffi.cdef(CDEF)
         _lib = (ffi, ffi.dlopen(str(compile_library())))
     return _lib
+
+
+@register
+class CudaEngine(Engine):
+    """The LUT gather as a CUDA kernel; any table, tensors on a GPU."""
+    name = "cuda"
+
+    def conv(self, x, w, lut, stride=1, padding=0, prepared=None):
+        return conv(x, w, lut, stride, padding)
+
+    def accepts(self, lut, device):
+        if device.type != "cuda":
+            return False
+        try:
+            load()
+            return True
+        except Exception:  # no nvcc, or it failed: auto falls back to another engine
+            return False
 
 
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Fast engine: the exact GEMM decomposition of a decomposable table (DESIGN.md section 4).
+"""Fast engine: the exact GEMM decomposition of a decomposable table (README: "Use it from Python").
 
 A table T decomposes when, for every weight pattern w and activation pattern x,
 
@@ -28,67 +28,19 @@ its header for the unsigned variant of the planes vpdpbusd needs): no im2col is 
 which made the library GEMM stream 9 x planes x the activations from memory at a fraction of the
 multiply rate (whole ResNet-32 at level 50: 5.3x -> 2.5x exact float32). The layers also let that
 kernel quantize the float activations and dequantize its output in the same passes
-(AxConv2d._approx_output). Elsewhere (no VNNI, no compiler, GPUs) im2col + torch._int_mm.
+(FastEngine.conv_float). Elsewhere (no VNNI, no compiler, GPUs) im2col + torch._int_mm.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from .base import _pair, check_inputs
-
-_V = torch.arange(256, dtype=torch.int64)
-_V = torch.where(_V >= 128, _V - 256, _V)  # signed value of each byte pattern
-
-
-@dataclass(frozen=True)
-class Decomposition:
-    planes: int              # P: activation bit planes that carry error (bits 0..P-1)
-    E: torch.Tensor          # int64 [P, 256]: error weight of bit i for each weight pattern
-    K: torch.Tensor          # int64 [256]: constant added when both operands are non-zero
-    int8: bool               # E and K fit 0..255: the int8 GEMM path applies
-
-    @property
-    def exact(self) -> bool:
-        return self.planes == 0 and not bool(self.K.any())
-
-
-def decompose(lut: torch.Tensor) -> Decomposition | None:
-    """Fit T = [w!=0][x!=0](w*x - sum E_i b_i + K); None unless it holds on all 65,536 entries."""
-    t = lut.to(torch.int64).cpu()
-    prod = _V[:, None] * _V[None, :]
-    e = prod - t  # = sum_i E_i b_i - K where both operands are non-zero
-    K = (e[:, 3] - e[:, 1] - e[:, 2])
-    E = torch.stack([e[:, 1 << i] + K for i in range(7)] + [e[:, 128] + K])  # x = 2^i; x = -128 is bit 7
-    nzw = (_V != 0)
-    K = torch.where(nzw, K, 0)
-    E = torch.where(nzw[None, :], E, 0)
-    bits = ((torch.arange(256)[None, :] >> torch.arange(8)[:, None]) & 1)  # [8, 256] b_i(x)
-    recon = prod - (E.T @ bits) + K[:, None]
-    recon = recon * nzw[:, None] * nzw[None, :]
-    if not torch.equal(recon, t):
-        return None
-    nonzero = (E != 0).any(dim=1).nonzero()
-    planes = int(nonzero.max()) + 1 if nonzero.numel() else 0
-    E = E[:planes].contiguous()
-    fits = bool((E.numel() == 0 or (E.min() >= 0 and E.max() <= 255)) and K.min() >= 0 and K.max() <= 255)
-    return Decomposition(planes=planes, E=E, K=K, int8=fits)
-
-
-_dec_cache: dict = {}
-
-
-def decomposition_for(lut: torch.Tensor) -> Decomposition | None:
-    key = (lut.data_ptr(), lut.dtype, lut.device, lut._version)
-    if key not in _dec_cache:
-        if len(_dec_cache) > 512:
-            _dec_cache.clear()
-        _dec_cache[key] = decompose(lut)
-    return _dec_cache[key]
-
+from ..quant import quant_scale
+from .base import Engine, _pair, check_inputs, register
+from .build import load, workspace
+from .decomposition import Decomposition, decompose, decomposition_for  # noqa: F401  (part of this engine's API)
 
 class PreparedWeights:
     """The weight side for one (layer, level): cache it, it only changes with them. Each route
@@ -171,8 +123,7 @@ def vnni_available() -> bool:
         _VNNI = False
         if os.environ.get("AXX_FAST_VNNI", "1") != "0":
             try:
-                from . import c as _c
-                _VNNI = bool(_c.load().lib.planeconv_supported())
+                _VNNI = bool(load().lib.planeconv_supported())
             except Exception:  # no compiler: the portable paths below are exact too
                 _VNNI = False
     return _VNNI
@@ -186,9 +137,7 @@ def conv_vnni(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_s
     or with out_scale the dequantized float32 acc * out_scale (+ bias), rounded as torch rounds
     those two operations. The result is [N, O, OH, OW] as a channels-last view: the kernel writes
     each pixel's channels together, and the next layer's planes read either layout."""
-    from . import c as _c
-
-    lib = _c.load()
+    lib = load()
     dec = prepared.dec
     bp, wconst, obn, kc = prepared.packed()
     o, _, kh, kw = prepared.shape
@@ -197,7 +146,7 @@ def conv_vnni(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_s
     oh, ow = (h + 2 * p[0] - kh) // s[0] + 1, (w_ + 2 * p[1] - kw) // s[1] + 1
     hp, wp = h + 2 * p[0], w_ + 2 * p[1]
     P = -1 if dec.exact else dec.planes
-    work = _c.workspace("planes", n * hp * wp * kc + (_TILE + 1) * s[1] * kc + 64)
+    work = workspace("planes", n * hp * wp * kc + (_TILE + 1) * s[1] * kc + 64)
     pix = None if P < 0 else torch.empty(n, hp, wp, dtype=torch.int32)
     ffi, nt = lib.ffi, torch.get_num_threads()
     ptr = lambda t, ty: ffi.cast(ty, t.data_ptr()) if t is not None else ffi.NULL  # noqa: E731
@@ -271,16 +220,36 @@ def _operands(x, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int):
     if x.device.type == "cpu" and (dec.int8 or dec.exact):
         if _C_IM2COL is None:
             try:
-                from . import c as _c
-                _c.load()
+                load()
                 _C_IM2COL = True
             except Exception:  # no compiler: the torch version below is exact too, only slower
                 _C_IM2COL = False
         if _C_IM2COL:
-            from . import c as _c
-            return _c.im2col_planes(x, kh, kw, s, p, oh, ow, -1 if dec.exact else dec.planes)
+            return im2col_planes(x, kh, kw, s, p, oh, ow, -1 if dec.exact else dec.planes)
     corr = _pixel_correction(x, dec) if (dec.int8 and not dec.exact) else None
     return _im2col_nhwc(_planes(x, dec), kh, kw, s, p, oh, ow), corr
+
+
+def im2col_planes(x: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int,
+                  planes: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Plane extraction + im2col for the fast engine (see csrc/lutconv.c); planes = -1 for x only.
+    Returns A, int8 [N*OH*OW, KH*KW*(planes+2)*C] (a view of this thread's workspace, valid until
+    the next call), and the per-pixel offset correction int32 [N, H, W] (None for planes = -1)."""
+    lib = load()
+    x = x.contiguous()
+    n, c, h, w = x.shape
+    np_ = 1 if planes < 0 else planes + 2
+    a = workspace("a", n * oh * ow * kh * kw * np_ * c).view(n * oh * ow, kh * kw * np_ * c)
+    work = workspace("work", n * h * w * np_ * c)
+    corr = torch.empty(n, h, w, dtype=torch.int32) if planes >= 0 else None
+    ffi = lib.ffi
+    rc = lib.lib.im2col_planes(ffi.cast("int8_t *", x.data_ptr()), ffi.cast("int8_t *", work.data_ptr()),
+                               ffi.cast("int8_t *", a.data_ptr()),
+                               ffi.cast("int32_t *", corr.data_ptr()) if corr is not None else ffi.NULL,
+                               n, c, h, w, kh, kw, s[0], s[1], p[0], p[1], oh, ow, planes, torch.get_num_threads())
+    if rc != 0:
+        raise RuntimeError(f"im2col_planes rejected the shapes (code {rc})")
+    return a, corr
 
 
 def _canonical(t: torch.Tensor) -> torch.Tensor:
@@ -329,3 +298,31 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
     else:
         out = (a @ prepared.B).round().to(torch.int32)         # exact: |sums| << 2^53
     return out.reshape(n, oh, ow, o).permute(0, 3, 1, 2).contiguous()
+
+
+@register
+class FastEngine(Engine):
+    """The exact decomposition (tables that decompose only); on the CPU the VNNI kernel where the
+    CPU has AVX-512 VNNI, else im2col + torch._int_mm; on a GPU im2col + torch._int_mm."""
+    name = "fast"
+
+    def conv(self, x, w, lut, stride=1, padding=0, prepared=None):
+        return conv(x, w, lut, stride, padding, prepared=prepared)
+
+    def accepts(self, lut, device):
+        return decomposition_for(lut) is not None
+
+    def prepare(self, w, lut):
+        return prepare(w, decomposition_for(lut))
+
+    def conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias=None, prepared=None):
+        # on the VNNI route, quantization and dequantization run fused into the kernel's two passes
+        # (the same values bit for bit: the fused-route test)
+        if prepared is None:
+            prepared = self.prepare(w, lut)
+        dec = prepared.dec
+        if x.device.type == "cpu" and x.dtype == torch.float32 and (dec.int8 or dec.exact) and vnni_available():
+            s = quant_scale(x, 8, act_amax)
+            return conv_vnni(x, prepared, stride, padding, act_scale=float(s), out_scale=float((1.0 / s) * w_scale),
+                             bias=bias)
+        return super().conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared)

@@ -1,0 +1,45 @@
+"""axx attack: an adversarial test set with torchattacks, by transfer or adaptive."""
+from __future__ import annotations
+
+import argparse
+
+from ..options import add_calib_images, add_data, add_out, add_quiet, add_seed
+
+
+def add(sub, schemes: str) -> None:
+    a = sub.add_parser("attack", help="generate an adversarial test set with torchattacks",
+                       description="Untargeted attack of the test set (or its first N images) with any torchattacks "
+                                   "class, from --source (transfer) or, with --adaptive, on --victim itself through "
+                                   "the straight-through gradients of its quant/approx layers (BPDA; or the "
+                                   "gradient-free Square attack). Saves images, labels and provenance atomically.")
+    a.add_argument("--source", help="checkpoint of the model that generates the attack")
+    a.add_argument("--victim", help="with --adaptive: the checkpoint attacked directly")
+    a.add_argument("--adaptive", action="store_true", help="attack the victim itself (white-box by definition)")
+    a.add_argument("--exec", default="float", help="execution type of the attacking model (default float)")
+    a.add_argument("--levels", help="approximation level(s) of an approx attacker: one, or one per convolution")
+    a.add_argument("--attack", required=True, help="fgsm | bim | pgd | square | any torchattacks class name")
+    a.add_argument("--eps", help="maximum perturbation, e.g. 8/255 or 0.031 (default 8/255)")
+    a.add_argument("--alpha", help="step size for iterative attacks (default 2/255)")
+    a.add_argument("--steps", type=int, help="iterations for iterative attacks (default 10)")
+    a.add_argument("--n", type=int, help="attack the first N test images only")
+    a.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    add_calib_images(a, "if an approx model needs them")
+    add_seed(a, " (random starts)")
+    add_data(a)
+    add_quiet(a)
+    add_out(a, "adversarial set to write (.pt; OUT.json: its sidecar)")
+    a.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from experiments.attacks import run_attack
+    from experiments.parsing import parse_eps, parse_levels
+
+    source = args.victim if args.adaptive else args.source
+    if not source:
+        raise ValueError("give --source CKPT (transfer attack) or --adaptive --victim CKPT")
+    run_attack(source, args.exec, args.attack, args.out, eps=parse_eps(args.eps) if args.eps else None,
+               alpha=parse_eps(args.alpha) if args.alpha else None, steps=args.steps, n=args.n, data_dir=args.data,
+               adaptive=args.adaptive, levels=parse_levels(args.levels), batch_size=args.batch_size, seed=args.seed,
+               calib_images=args.calib_images, progress=not args.quiet)
+    return 0

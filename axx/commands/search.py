@@ -1,0 +1,48 @@
+"""axx search: NSGA-II search of per-layer approximation levels (pymoo)."""
+from __future__ import annotations
+
+import argparse
+
+from ..options import add_calib_images, add_data, add_out, add_quiet, add_seed
+
+
+def add(sub, schemes: str) -> None:
+    s = sub.add_parser("search", help="NSGA-II search of per-layer approximation levels (pymoo)",
+                       description="One integer gene per approximated convolution (the final linear layer stays "
+                                   "exact) in 0..--axx-levels; objectives: maximise adversarial and standard accuracy, "
+                                   "optionally minimise energy (MACs x MARLIN's per-level power). Identical genomes are "
+                                   "evaluated once; the state is saved after every generation (--resume continues it). "
+                                   "Writes OUT/evaluations.csv and OUT/pareto.csv.")
+    s.add_argument("--victim", required=True, help="approx checkpoint to search levels for")
+    s.add_argument("--exec", default="approx", help="execution type of the victim (must be approx)")
+    s.add_argument("--advset", required=True, help="adversarial set (from `axx attack`) for the adversarial accuracy")
+    s.add_argument("--axx-levels", type=int, default=50, help="highest level a gene may take, 1..255 (thesis: 50, 100)")
+    s.add_argument("--pop", type=int, default=50, help="population size (default 50)")
+    s.add_argument("--gens", type=int, default=30, help="generations (default 30)")
+    s.add_argument("--crossover", type=float, default=0.8, help="crossover probability (default 0.8)")
+    s.add_argument("--mutation", type=float, default=0.8, help="mutation probability (default 0.8)")
+    s.add_argument("--n-images", type=int, help="evaluate on the first N images of each set (default: all)")
+    s.add_argument("--objectives", default="adv,std", help="comma-separated: adv, std, energy (default adv,std)")
+    s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
+    s.add_argument("--dask", help="address of a Dask scheduler, e.g. tcp://host:8786 (instead of --workers)")
+    add_seed(s)
+    add_calib_images(s, "if the victim needs them")
+    s.add_argument("--device", default="auto",
+                   help="where genomes are evaluated: auto (a CUDA GPU when torch sees one, else cpu), cpu, cuda, "
+                        "cuda:N; results are bit-identical everywhere, so a search resumes on another device")
+    add_data(s)
+    s.add_argument("--resume", action="store_true", help="continue from OUT/state.pkl")
+    add_quiet(s)
+    add_out(s, "output folder")
+    s.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from experiments.search import SearchConfig, run_search
+
+    cfg = SearchConfig(victim=args.victim, advset=args.advset, exec_type=args.exec, axx_levels=args.axx_levels,
+                       pop=args.pop, gens=args.gens, crossover=args.crossover, mutation=args.mutation,
+                       n_images=args.n_images, objectives=tuple(o.strip() for o in args.objectives.split(",")),
+                       seed=args.seed, data_dir=args.data, calib_images=args.calib_images, device=args.device)
+    run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, progress=not args.quiet)
+    return 0

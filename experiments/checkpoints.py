@@ -1,0 +1,53 @@
+"""Our checkpoints: reading and validating them, and models built from them (in their own or
+another execution type, calibrated when an approx model needs scales its parameters lack)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from emulator import calibrate, load_state, resnet
+from emulator.configure import approx_convs
+
+from .data import load_cifar10, to_float
+from .parsing import parse_arch
+
+
+def read_checkpoint(ckpt: str | Path) -> dict:
+    """One of our checkpoints ({'arch', 'exec_type', 'at', 'state_dict', ...}), or a clear error."""
+    st = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if not isinstance(st, dict) or "state_dict" not in st or "arch" not in st:
+        raise ValueError(f"{ckpt} is not an axx checkpoint (made by `axx train`)")
+    return st
+
+
+def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None = None) -> torch.nn.Module:
+    """A model from one of our checkpoints, in its own or another execution type."""
+    st = read_checkpoint(ckpt)
+    if arch is not None and f"resnet{parse_arch(arch)}" != st["arch"]:
+        raise ValueError(f"{ckpt} is {st['arch']}, not {arch}")
+    model = resnet(parse_arch(st["arch"]), exec_type or st["exec_type"])
+    load_state(model, st)
+    model.eval()
+    return model
+
+
+def ckpt_meta(ckpt: str | Path) -> dict:
+    st = read_checkpoint(ckpt)
+    return {"arch": st["arch"], "params": st["exec_type"], "at": bool(st.get("at")), "at_eps": st.get("at_eps")}
+
+
+def prepare_model(ckpt: str | Path, exec_type: str, levels=0, data_dir: str | None = None,
+                  calib_images: int = 5000) -> torch.nn.Module:
+    """A checkpoint in an execution type; approx models whose checkpoint carries no calibration
+    (float/quant parameters) are calibrated on the first `calib_images` training images."""
+    model = load_model(ckpt, exec_type)
+    if model.exec_type == "approx" and any(float(c.act_amax) <= 0 for c in approx_convs(model)):
+        xc, _ = load_cifar10("train", data_dir, limit=calib_images)
+        calibrate(model, to_float(xc))
+    model.set_levels(levels)
+    model.eval()
+    return model
+
+
+__all__ = ["ckpt_meta", "load_model", "prepare_model", "read_checkpoint"]

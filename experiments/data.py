@@ -1,0 +1,118 @@
+"""CIFAR-10 in the official python-pickle layout: from a folder, $CIFAR10_DIR, or downloaded.
+
+Images come as uint8 [N, 3, 32, 32] (to_float() gives [0, 1]); normalization is the model's
+first step, so attacks see [0, 1] inputs. The pickles are read directly (no torchvision): a
+folder whose files lack the official `filenames` key is fine.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fileio import md5_file
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MD5 = "c58f30108f718f92721af3b95e74349a"
+TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
+TEST_FILES = ["test_batch"]
+FOLDER = "cifar-10-batches-py"
+
+
+class DataError(RuntimeError):
+    pass
+
+
+def default_root() -> Path:
+    """$CIFAR10_DIR (the folder holding the batches), else ~/.cache/axx/cifar-10-batches-py."""
+    env = os.environ.get("CIFAR10_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "axx" / FOLDER
+
+
+def download(dest: Path | str, url: str = URL, md5: str = MD5, progress: bool = True) -> Path:
+    """Fetch the archive, check its md5, extract, and rename the batch folder onto `dest` atomically."""
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".cifar-dl-") as tmp:
+        archive = Path(tmp) / "cifar-10-python.tar.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r, open(archive, "wb") as f:
+                total = int(r.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", disable=None if progress else True) as bar:
+                    for block in iter(lambda: r.read(1 << 20), b""):
+                        f.write(block)
+                        bar.update(len(block))
+        except OSError as e:
+            raise DataError(f"could not download CIFAR-10 from {url}: {e}. Set CIFAR10_DIR to a folder holding "
+                            f"{', '.join(TRAIN_FILES + TEST_FILES)}") from None
+        got = md5_file(archive)
+        if got != md5:
+            raise DataError(f"downloaded CIFAR-10 archive has md5 {got}, expected {md5} (corrupt or wrong file); "
+                            "nothing was kept")
+        with tarfile.open(archive) as t:
+            t.extractall(tmp, filter="data")
+        src = Path(tmp) / FOLDER
+        if not src.is_dir():
+            raise DataError(f"archive from {url} has no {FOLDER}/ folder")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(src, dest)
+    return dest
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="bytes")
+        data = np.asarray(d[b"data"], dtype=np.uint8)
+        labels = np.asarray(d[b"labels"], dtype=np.int64)
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
+        raise DataError(f"{path}: not a readable CIFAR-10 batch ({type(e).__name__}: {e})") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DataError(f"{path}: unexpected layout data {data.shape}, labels {labels.shape}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise DataError(f"{path}: labels outside 0..9")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar10(split: str = "test", root: Path | str | None = None, download_missing: bool = True,
+                 limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 [N, 3, 32, 32], labels int64 [N]) of the 'train' or 'test' split, in the
+    official order; `limit` keeps the first N."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = Path(root) if root is not None else default_root()
+    files = TRAIN_FILES if split == "train" else TEST_FILES
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:
+        if not download_missing:
+            raise DataError(f"CIFAR-10 files missing in {root}: {', '.join(missing)}")
+        download(root)
+    xs, ys = [], []
+    for f in files:
+        x, y = _read_batch(root / f)
+        xs.append(x)
+        ys.append(y)
+        if limit is not None and sum(len(a) for a in xs) >= limit:
+            break
+    x = torch.from_numpy(np.concatenate(xs))
+    y = torch.from_numpy(np.concatenate(ys))
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return x, y
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float32 in [0, 1]."""
+    return images.float().div_(255.0)

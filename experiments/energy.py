@@ -1,0 +1,60 @@
+"""Energy objective of MARLIN's NSGA-II: sum over convolutions of MACs x power(level), with the
+per-level power of MARLIN's synthesized multiplier (resources/marlin_mult_power.txt, cited there)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emulator.configure import approx_convs
+
+POWER_FILE = Path(__file__).resolve().parent / "resources" / "marlin_mult_power.txt"
+
+
+@lru_cache(maxsize=1)
+def power_per_level() -> np.ndarray:
+    """mW for levels 0..255, parsed from the 'APPROX =L' / value pairs."""
+    lines = [ln.strip() for ln in POWER_FILE.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    power = {}
+    for tag, value in zip(lines[::2], lines[1::2]):
+        if not tag.startswith("APPROX ="):
+            raise ValueError(f"{POWER_FILE}: unexpected line {tag!r}")
+        power[int(tag.split("=")[1])] = float(value)
+    if sorted(power) != list(range(256)):
+        raise ValueError(f"{POWER_FILE}: expected the 256 levels 0..255")
+    return np.array([power[lv] for lv in range(256)])
+
+
+def conv_macs(model: torch.nn.Module, image_shape=(3, 32, 32)) -> list[int]:
+    """Multiply-accumulates per image of every approximated convolution, in set_levels order."""
+    convs = approx_convs(model)
+    macs: dict = {}
+
+    def hook(mod, inp, out):
+        macs[mod] = int(out.shape[1] * out.shape[2] * out.shape[3] * mod.in_channels
+                        * mod.kernel_size[0] * mod.kernel_size[1])
+
+    hooks = [c.register_forward_hook(hook) for c in convs]
+    saved = {c: c.exec_type for c in convs}
+    try:
+        for c in convs:
+            c.exec_type = "float"  # shapes only: no calibration or tables needed
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *image_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+        for c, t in saved.items():
+            c.exec_type = t
+    return [macs[c] for c in convs]
+
+
+def energy(macs: list[int], levels) -> float:
+    """sum_l MACs_l x power(level_l), in MAC x mW (a relative figure, as MARLIN uses it)."""
+    p = power_per_level()
+    lv = np.asarray(levels, dtype=np.int64)
+    if lv.shape != (len(macs),):
+        raise ValueError(f"{lv.size} levels for {len(macs)} convolutions")
+    return float(np.dot(np.asarray(macs, dtype=np.float64), p[lv]))

@@ -1,0 +1,112 @@
+"""Thesis-style figures and summary tables from `axx eval` results.
+
+Figures (one per adversarial set and victim architecture, as thesis Figs 5.1-5.24): a pair of bars
+(standard, adversarial accuracy) per (victim execution type, parameter type), not-AT and AT side by side.
+Tables (as thesis Tables 5.2-5.6): per victim architecture and attack, scenario x {not AT, AT}, the
+mean adversarial accuracy over execution types; adaptive attacks (computed on the victim itself)
+get their own row so transfer robustness and real white-box robustness sit side by side.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from fileio import atomic_path
+
+from .results import read_rows
+
+ROW_ORDER = ("white-box (adaptive)", "white-box", "partial white-box", "black-box")
+EXEC_ORDER = {"float": 0, "quant": 1, "approx": 2}
+
+
+def _truthy(v) -> bool:
+    return str(v).lower() in ("true", "1", "yes")
+
+
+def _scenario_row(r: dict) -> str:
+    return "white-box (adaptive)" if _truthy(r["adaptive"]) else r["scenario"]
+
+
+def summary_tables(rows: list[dict]) -> str:
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        groups[(r["victim_arch"], r["attack"], r["eps"])][(_scenario_row(r), _truthy(r["victim_at"]))].append(
+            float(r["adv_acc"]))
+    out = []
+    for (arch, attack, eps), cells in sorted(groups.items()):
+        e = float(eps)
+        eps_txt = f"{round(e * 255)}/255" if abs(e * 255 - round(e * 255)) < 1e-6 else f"{e:.4g}"
+        out.append(f"### {arch} under {attack.upper()} (eps {eps_txt})\n")
+        out.append("| | Not AT | AT |")
+        out.append("|---|---|---|")
+        for sc in ROW_ORDER:
+            if not any(k[0] == sc for k in cells):
+                continue
+            vals = []
+            for at in (False, True):
+                v = cells.get((sc, at))
+                vals.append(f"{100 * sum(v) / len(v):.1f}% (n={len(v)})" if v else "-")
+            out.append(f"| {sc.capitalize()} | {vals[0]} | {vals[1]} |")
+        out.append("\nMean adversarial accuracy over the victims' execution types (n = rows averaged).\n")
+    return "\n".join(out)
+
+
+def figures(rows: list[dict], out_dir: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by: dict = defaultdict(list)
+    for r in rows:
+        by[(r["advset"], r["victim_arch"])].append(r)
+    paths = []
+    for (advset, arch), rs in sorted(by.items()):
+        keys = sorted({(r["victim_exec"], r["victim_params"]) for r in rs},
+                      key=lambda k: (EXEC_ORDER.get(k[0], 9), EXEC_ORDER.get(k[1], 9), k))
+        fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(keys)), 4))
+        width = 0.2
+        for j, (at, shade) in enumerate(((False, ("#4c72b0", "#dd8452")), (True, ("#8fb0e0", "#f0b58c")))):
+            std, adv = [], []
+            for k in keys:
+                m = [r for r in rs if (r["victim_exec"], r["victim_params"]) == k and _truthy(r["victim_at"]) == at]
+                std.append(100 * sum(float(r["std_acc"]) for r in m) / len(m) if m else 0)
+                adv.append(100 * sum(float(r["adv_acc"]) for r in m) / len(m) if m else 0)
+            xs = [i + (2 * j - 1.5) * width for i in range(len(keys))]
+            label = "AT" if at else "not AT"
+            b1 = ax.bar(xs, std, width, color=shade[0], label=f"standard ({label})")
+            b2 = ax.bar([x + width for x in xs], adv, width, color=shade[1], label=f"adversarial ({label})")
+            for bars in (b1, b2):
+                ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+        ax.set_xticks(range(len(keys)), [f"{e}\nparam {p}" for e, p in keys])
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 105)
+        src = rs[0]
+        ax.set_title(f"{arch} victims - {src['attack'].upper()} data from a {src['source_exec']} "
+                     f"{src['source_arch']} ({src['source_params']} params{', AT' if _truthy(src['source_at']) else ''}"
+                     f"{', adaptive' if _truthy(src['adaptive']) else ''})", fontsize=9)
+        ax.legend(fontsize=7, ncol=2, loc="upper right")
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        p = out_dir / f"{Path(advset).stem}__{arch}.png"
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def make_report(csv_paths: list, out_dir: str | Path) -> Path:
+    rows = [r for p in csv_paths for r in read_rows(p)]
+    if not rows:
+        raise ValueError("no result rows to report")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figs = figures(rows, out_dir)
+    md = ["# Robustness report\n", f"Sources: {', '.join(str(p) for p in csv_paths)}; {len(rows)} rows; "
+          f"code version {rows[0].get('code_version', '?')}; evaluation batch size "
+          f"{', '.join(sorted({r['batch_size'] for r in rows}))}.\n", "## Summary tables\n", summary_tables(rows),
+          "## Figures\n"] + [f"![{p.stem}]({p.name})\n" for p in figs]
+    report = out_dir / "report.md"
+    with atomic_path(report) as tmp:
+        Path(tmp).write_text("\n".join(md))
+    return report

@@ -1,0 +1,64 @@
+"""What a search is: the victim, the adversarial set, the level bound, NSGA-II's settings and the
+objectives; and where its genomes are evaluated (not part of its identity)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+OBJECTIVES = ("adv", "std", "energy")
+
+
+@dataclass
+class SearchConfig:
+    victim: str
+    advset: str
+    exec_type: str = "approx"
+    axx_levels: int = 50
+    pop: int = 50
+    gens: int = 30
+    crossover: float = 0.8
+    mutation: float = 0.8
+    n_images: int | None = None
+    objectives: tuple = ("adv", "std")
+    seed: int = 0
+    data_dir: str | None = None
+    calib_images: int = 5000
+    batch_size: int = 500
+    device: str = "auto"     # where genomes are evaluated: auto (cuda if present), cpu, cuda, cuda:1 ...
+
+    def check(self) -> "SearchConfig":
+        if not 1 <= self.axx_levels <= 255:
+            raise ValueError(f"--axx-levels must be in 1..255, got {self.axx_levels}")
+        if self.exec_type not in ("approx", "transaxx"):
+            raise ValueError("the search needs an approx victim (--exec approx): levels only act there")
+        bad = [o for o in self.objectives if o not in OBJECTIVES]
+        if bad or not {"adv", "std"} & set(self.objectives):
+            raise ValueError(f"objectives must be among {', '.join(OBJECTIVES)}, got {list(self.objectives)}")
+        if self.pop < 2 or self.gens < 1:
+            raise ValueError("population must be >= 2 and generations >= 1")
+        resolve_device(self.device)
+        return self
+
+    def identity(self) -> dict:
+        """What the results depend on: everything but the device (every engine is bit-exact), so a
+        search started on one machine resumes on another."""
+        d = asdict(self)
+        d.pop("device")
+        return d
+
+
+def resolve_device(device: str):
+    import torch
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+__all__ = ["OBJECTIVES", "SearchConfig", "resolve_device"]

@@ -1,0 +1,33 @@
+"""Where genomes are evaluated: pymoo's parallelization over a Dask cluster by address, a local
+process pool, or serially."""
+from __future__ import annotations
+
+
+def _set_threads(n: int) -> None:
+    import torch
+    torch.set_num_threads(n)
+
+
+def make_runner(workers: int, dask: str | None):
+    """pymoo's parallelization: a Dask cluster by address, else a local process pool (or serial)."""
+    if dask:
+        from distributed import Client
+        try:
+            client = Client(dask, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise RuntimeError(f"cannot reach the Dask scheduler at {dask} within 10 s ({e})") from None
+        from pymoo.parallelization.dask import DaskParallelization
+        return DaskParallelization(client), client.close
+    if workers > 1:
+        import multiprocessing as mp
+        import os
+
+        from pymoo.parallelization.starmap import StarmapParallelization
+        # split the cores between the workers: each would otherwise start one thread per core
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = mp.get_context("spawn").Pool(workers, initializer=_set_threads, initargs=(threads,))
+        return StarmapParallelization(pool.starmap), pool.terminate
+    return None, (lambda: None)
+
+
+__all__ = ["make_runner"]

@@ -1,0 +1,107 @@
+"""NSGA-II search of per-layer approximation levels (thesis 4.4.4) with pymoo.
+
+One integer gene per approximated convolution (the final linear layer stays exact), bounded by
+axx_levels; objectives: maximise adversarial and standard accuracy (pymoo minimises their
+negatives), optionally minimise energy (MACs x MARLIN's per-level power). Genomes are evaluated
+through pymoo's parallelization objects (a local process pool, or Dask by address); identical
+genomes are evaluated once (a cache that travels with the checkpoint). The whole algorithm,
+its RNG included, is saved atomically after every generation, so --resume continues exactly.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict
+from pathlib import Path
+
+from emulator import resnet
+from fileio import atomic_path
+
+from ..checkpoints import ckpt_meta
+from ..energy import conv_macs
+from ..parsing import parse_arch
+from ..provenance import write_sidecar
+from .algorithm import make_algorithm
+from .config import SearchConfig
+from .evaluator import GenomeEvaluator
+from .parallel import make_runner
+from .plot import plot_front
+from .problem import ApproxLevelsProblem
+
+
+def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str | None = None, resume: bool = False,
+               progress: bool = True, log=print):
+    """Run (or resume) the search; writes out/state.pkl every generation, evaluations.csv and pareto.csv."""
+    import dill
+    from tqdm import tqdm
+
+    cfg.check()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = out / "state.pkl"
+    runner, close = make_runner(workers, dask)
+    try:
+        if resume and state.is_file():
+            try:
+                with open(state, "rb") as f:
+                    saved = dill.load(f)
+                algorithm, saved_cfg = saved["algorithm"], saved["config"]
+            except Exception as e:
+                raise ValueError(f"{state} is corrupt or unreadable ({type(e).__name__}); remove it to start over") from None
+            if saved_cfg != cfg.identity():
+                raise ValueError(f"{state} belongs to another search configuration; remove it or drop --resume")
+            algorithm.problem.runner = runner
+            algorithm.problem.evaluator.cfg["device"] = cfg.device
+            # pymoo counts the generation it will run next: n_gen - 1 are done
+            log(f"resuming {out} after generation {algorithm.n_gen - 1}")
+        else:
+            arch = ckpt_meta(cfg.victim)["arch"]
+            problem = ApproxLevelsProblem(cfg, conv_macs(resnet(parse_arch(arch))), runner)
+            algorithm = make_algorithm(cfg)
+            algorithm.setup(problem, termination=("n_gen", cfg.gens), seed=cfg.seed, verbose=False)
+        bar = tqdm(total=cfg.gens, initial=max(0, (algorithm.n_gen or 1) - 1), desc="NSGA-II", unit="gen",
+                   disable=None if progress else True)
+        while algorithm.has_next():
+            algorithm.next()
+            with atomic_path(state) as tmp, open(tmp, "wb") as f:
+                dill.dump({"algorithm": algorithm, "config": cfg.identity()}, f)
+            F = algorithm.opt.get("F")
+            best = {o: (-1 if o != "energy" else 1) * F[:, i].min() for i, o in enumerate(cfg.objectives)}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in best.items()})
+            bar.update(1)
+        bar.close()
+    finally:
+        close()
+    problem = algorithm.problem
+    _write_csv(out / "evaluations.csv", problem.records)
+    front = [dict(problem.cache[tuple(int(v) for v in x)], levels=tuple(int(v) for v in x))
+             for x in algorithm.opt.get("X")]
+    front = sorted({r["levels"]: r for r in front}.values(), key=lambda r: -r["adv"])
+    zeros = (0,) * problem.n_var
+    exact = problem.cache.get(zeros) or problem.evaluator(zeros)
+    if cfg.n_images:
+        # the search saw a subset: report the front on the full sets too
+        full = GenomeEvaluator(dict(asdict(cfg), n_images=None))
+        for r in tqdm(front, desc="front on the full sets", disable=None if progress else True):
+            f = full(r["levels"])
+            r["adv_full"], r["std_full"] = f["adv"], f["std"]
+        exact = dict(exact, **{k + "_full": v for k, v in full(zeros).items() if k in ("adv", "std")})
+    _write_csv(out / "pareto.csv", front)
+    plot_front(problem.records, front, exact, out / "pareto.png", cfg)
+    write_sidecar(out / "pareto.csv", {"config": asdict(cfg), "evaluations": len(problem.records),
+                                       "front": len(front), "exact": exact, "complete": True})
+    log(f"{len(problem.records)} distinct genomes evaluated; Pareto front of {len(front)} in {out / 'pareto.csv'}")
+    return front, problem.records
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    cols = ["generation", "levels", "adv", "std", "energy", "seconds"]
+    if any("adv_full" in r for r in rows):
+        cols += ["adv_full", "std_full"]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "levels": "-".join(map(str, r["levels"]))})
+
+
+__all__ = ["run_search"]

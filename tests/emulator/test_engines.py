@@ -1,0 +1,218 @@
+"""Engines against the reference LUT gather, level 0 against exact int8 convolution, fast vs c on
+every level, and bad input."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from emulator.engines import get_engine
+from emulator.engines import fast
+from emulator.lut import LutSet, load_scheme
+
+
+@pytest.fixture(scope="module")
+def marlin():
+    return load_scheme("marlin")
+
+
+VNNI = fast.vnni_available()
+
+
+@pytest.fixture(params=["vnni", "int_mm"])
+def fast_path(request, monkeypatch):
+    """Run a test through both CPU routes of the fast engine: the implicit-GEMM VNNI kernel
+    (csrc/planeconv.c) and the portable im2col + torch._int_mm route."""
+    if request.param == "vnni" and not VNNI:
+        pytest.skip("this CPU has no AVX-512 VNNI")
+    monkeypatch.setattr(fast, "_VNNI", request.param == "vnni")
+    return request.param
+
+
+def exact_int8_conv(x, w, s, p):
+    return torch.nn.functional.conv2d(x.double(), w.double(), stride=s, padding=p).round().to(torch.int32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 6), h=st.integers(3, 10), wd=st.integers(3, 10),
+       o=st.integers(1, 9), k=st.sampled_from([1, 2, 3]), s=st.sampled_from([1, 2]), p=st.integers(0, 2),
+       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), relu=st.booleans())
+def test_engines_match_reference(marlin, n, c, h, wd, o, k, s, p, level, seed, relu):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0 if relu else -128, 128, (n, c, h, wd), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (o, c, k, k), dtype=torch.int8, generator=g)
+    lut = marlin.table(level)
+    ref = get_engine("reference").conv(x, w, lut, s, p)
+    for name in ("c", "fast"):
+        got = get_engine(name).conv(x, w, lut, s, p)
+        assert got.dtype == torch.int32 and torch.equal(got, ref), name
+    if VNNI:  # the fast engine's other CPU route too
+        fast._VNNI = False
+        try:
+            assert torch.equal(fast.conv(x, w, lut, s, p), ref)
+        finally:
+            fast._VNNI = True
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 150),
+       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
+       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans())
+def test_vnni_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last):
+    """The VNNI kernel's blocking edges: channel counts that are not multiples of 4 or 8 (plane
+    padding), output channels over several 16/32/64 groups and partial groups, rows that are not a
+    multiple of the 8-pixel tile, strided and channels-last inputs."""
+    if not VNNI:
+        pytest.skip("this CPU has no AVX-512 VNNI")
+    if h + 2 * p < k:
+        return
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-128, 128, (n, c, h, h + 3), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (o, c, k, k), dtype=torch.int8, generator=g)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    lut = marlin.table(level)
+    assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("c").conv(x, w, lut, s, p))
+
+
+@pytest.mark.parametrize("engine", ["reference", "c", "fast"])
+def test_level0_is_exact_int8_conv(marlin, engine, fast_path):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(-128, 128, (2, 8, 12, 12), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (16, 8, 3, 3), dtype=torch.int8, generator=g)
+    for s, p in [(1, 1), (2, 1), (1, 0)]:
+        assert torch.equal(get_engine(engine).conv(x, w, marlin.table(0), s, p), exact_int8_conv(x, w, s, p))
+
+
+@pytest.mark.parametrize("scheme", ["marlin", "bw8"])
+def test_fast_equals_c_on_every_level(scheme, fast_path):
+    luts = load_scheme(scheme)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randint(-128, 128, (2, 4, 7, 7), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (5, 4, 3, 3), dtype=torch.int8, generator=g)
+    c, f = get_engine("c"), get_engine("fast")
+    for level in range(256):
+        lut = luts.table(level)
+        assert torch.equal(f.conv(x, w, lut, 1, 1), c.conv(x, w, lut, 1, 1)), level
+
+
+def test_decomposition_facts(marlin):
+    assert fast.decompose(marlin.table(0)).exact
+    # a level below 2^k needs k error planes (engines/decomposition.py)
+    assert [fast.decompose(marlin.table(l)).planes for l in (1, 8, 50, 100, 128, 255)] == [1, 4, 6, 7, 8, 8]
+    assert all(fast.decompose(marlin.table(l)).int8 for l in range(256))
+
+
+def test_non_decomposable_table_refused():
+    g = torch.Generator().manual_seed(3)
+    lut = torch.randint(-3000, 3000, (256, 256), dtype=torch.int16, generator=g)
+    assert fast.decompose(lut) is None
+    x = torch.zeros(1, 1, 3, 3, dtype=torch.int8)
+    w = torch.ones(1, 1, 3, 3, dtype=torch.int8)
+    with pytest.raises(ValueError, match="does not decompose"):
+        fast.conv(x, w, lut)
+    # the LUT engines still handle it
+    assert torch.equal(get_engine("c").conv(x + 1, w, lut), get_engine("reference").conv(x + 1, w, lut))
+
+
+def test_int32_table_and_noncontiguous_inputs(marlin):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randint(-128, 128, (2, 3, 8, 8), dtype=torch.int8, generator=g).transpose(2, 3)
+    w = torch.randint(-128, 128, (4, 3, 3, 3), dtype=torch.int8, generator=g)
+    assert not x.is_contiguous()
+    lut32 = marlin.table(77).to(torch.int32)
+    ref = get_engine("reference").conv(x.contiguous(), w, marlin.table(77), 1, 1)
+    for name in ("c", "fast", "reference"):
+        assert torch.equal(get_engine(name).conv(x, w, lut32, 1, 1), ref)
+
+
+@pytest.mark.parametrize("engine", ["reference", "c", "fast"])
+def test_bad_input_clear_errors(marlin, engine):
+    e = get_engine(engine)
+    x = torch.zeros(1, 3, 5, 5, dtype=torch.int8)
+    w = torch.zeros(2, 3, 3, 3, dtype=torch.int8)
+    lut = marlin.table(3)
+    with pytest.raises(TypeError, match="activations must be int8"):
+        e.conv(x.float(), w, lut)
+    with pytest.raises(TypeError, match="weights must be int8"):
+        e.conv(x, w.int(), lut)
+    with pytest.raises(ValueError, match="channel mismatch"):
+        e.conv(x, torch.zeros(2, 4, 3, 3, dtype=torch.int8), lut)
+    with pytest.raises(ValueError, match=r"shape \(256, 256\)"):
+        e.conv(x, w, lut[:128])
+    with pytest.raises(TypeError, match="int16 or int32"):
+        e.conv(x, w, lut.float())
+    with pytest.raises(ValueError, match="larger than padded input"):
+        e.conv(x[:, :, :2, :2], w, lut)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        e.conv(x, w, lut, stride=0)
+
+
+def test_level_and_lutset_errors(marlin):
+    with pytest.raises(ValueError, match="outside 0..255"):
+        marlin.table(256)
+    with pytest.raises(ValueError, match="outside 0..255"):
+        marlin.table(-1)
+    with pytest.raises(ValueError, match=r"\(256, 256, 256\)"):
+        LutSet(torch.zeros(10, 256, 256, dtype=torch.int16))
+    with pytest.raises(TypeError, match="int16 or int32"):
+        LutSet(torch.zeros(256, 256, 256, dtype=torch.float32))
+
+
+def test_unknown_engine():
+    with pytest.raises(ValueError, match="choose one of reference, c, cuda, fast"):
+        get_engine("gpu")
+
+
+ASAN_SCRIPT = """
+import torch
+from emulator.engines import c, fast, reference
+from emulator.lut import load_scheme
+L = load_scheme('marlin')
+g = torch.Generator().manual_seed(5)
+for (n, ch, h, o, k, s, p) in [(1, 1, 3, 1, 3, 1, 0), (2, 3, 9, 5, 3, 2, 1), (1, 4, 7, 2, 1, 1, 0), (3, 2, 5, 3, 2, 2, 2)]:
+    x = torch.randint(-128, 128, (n, ch, h, h + 1), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (o, ch, k, k), dtype=torch.int8, generator=g)
+    for lv in (0, 200):
+        ref = reference.conv(x, w, L.table(lv), s, p)
+        assert torch.equal(c.conv(x, w, L.table(lv), s, p), ref)
+        assert torch.equal(fast.conv(x, w, L.table(lv), s, p), ref)  # the VNNI kernel where the CPU has it
+print("asan-ok")
+"""
+
+
+def test_c_kernels_under_address_sanitizer(tmp_path):
+    lib = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not lib or not os.path.exists(lib):
+        pytest.fail("libasan not found (gcc's AddressSanitizer runtime is needed for this test)")
+    env = {**os.environ, "AXX_C_SANITIZE": "address", "AXX_BUILD_DIR": str(tmp_path), "LD_PRELOAD": lib,
+           "ASAN_OPTIONS": "detect_leaks=0"}
+    p = subprocess.run([sys.executable, "-c", ASAN_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0 and "asan-ok" in p.stdout, p.stdout + p.stderr[-3000:]
+
+
+def test_fast_torch_fallback_matches(marlin, monkeypatch):
+    """The plane/im2col path in torch ops (no C compiler; GPUs) gives the same accumulators."""
+    monkeypatch.setattr(fast, "_C_IM2COL", False)
+    monkeypatch.setattr(fast, "_VNNI", False)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randint(-128, 128, (2, 5, 8, 7), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (6, 5, 3, 3), dtype=torch.int8, generator=g)
+    for level in (0, 1, 50, 128, 255):
+        for s, p in ((1, 1), (2, 0), (2, 2)):
+            lut = marlin.table(level)
+            assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("reference").conv(x, w, lut, s, p))
+    bw8 = load_scheme("bw8")  # the float64 path
+    assert torch.equal(fast.conv(x, w, bw8.table(200), 1, 1), get_engine("reference").conv(x, w, bw8.table(200), 1, 1))
+
+
+def test_single_output_channel_and_int_mm_strides(marlin, fast_path):
+    """One output channel makes B [K, 1], whose stride torch may leave non-canonical (regression)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-128, 128, (1, 2, 3, 3), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (1, 2, 1, 1), dtype=torch.int8, generator=g)
+    for level in (0, 1, 77):
+        lut = marlin.table(level)
+        assert torch.equal(fast.conv(x, w, lut), get_engine("reference").conv(x, w, lut))

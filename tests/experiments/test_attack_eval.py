@@ -1,0 +1,104 @@
+"""Attacks and the evaluation matrix: Table 5.1 labels, eps parsing, advset round trip and
+provenance checks, clean-set evaluation == test accuracy, adaptive attacks through the STE."""
+import pytest
+import torch
+
+from experiments.accuracy import evaluate
+from experiments.advsets import load_advset, save_advset
+from experiments.attacks import attack_names, run_attack
+from experiments.checkpoints import load_model
+from experiments.evaluation import run_eval
+from experiments.parsing import parse_eps
+from experiments.results import read_rows, write_rows
+from experiments.scenarios import scenario
+from experiments.train import TrainConfig, train
+from helpers import learnable_cifar
+
+
+@pytest.mark.parametrize("src_arch,src_p,vic_arch,vic_p,want", [
+    ("resnet8", "float", "resnet8", "float", "white-box"),
+    ("resnet8", "quant", "resnet8", "approx", "partial white-box"),
+    ("resnet8", "float", "resnet32", "float", "black-box"),          # other architecture, same parameters
+    ("resnet56", "approx", "resnet20", "quant", "black-box"),        # other architecture, other parameters
+])
+def test_scenarios_of_table_5_1(src_arch, src_p, vic_arch, vic_p, want):
+    assert scenario(src_arch, src_p, vic_arch, vic_p) == want
+    assert scenario(src_arch, src_p, vic_arch, vic_p, adaptive=True) == "white-box"
+
+
+def test_eps_parsing():
+    assert parse_eps("8/255") == pytest.approx(8 / 255)
+    assert parse_eps("0.031") == pytest.approx(0.031) and parse_eps(0.5) == 0.5
+    for bad, msg in [("-1/255", "outside"), ("2", "outside"), ("abc", "cannot read"), ("1/0", "cannot read")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_eps(bad)
+
+
+def test_attack_names():
+    names = attack_names()
+    assert {"FGSM", "BIM", "PGD", "Square", "FFGSM", "AutoAttack"} <= set(names)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pipe")
+    data = str(learnable_cifar(d / "cifar", n=100))
+    train(TrainConfig(arch="resnet8", exec_type="float", epochs=6, lr=0.05, batch_size=50, subset=500, data_dir=data),
+          d / "f.pt", progress=False, log=lambda *a: None)
+    train(TrainConfig(arch="resnet8", exec_type="quant", init=str(d / "f.pt"), epochs=1, lr=0.01, batch_size=50,
+                      subset=200, data_dir=data), d / "q.pt", progress=False, log=lambda *a: None)
+    return d, data
+
+
+def test_advset_round_trip_and_clean_eval(trained, tmp_path):
+    d, data = trained
+    from experiments.data import load_cifar10, to_float
+    x, y = load_cifar10("test", data)
+    model = load_model(d / "f.pt")
+    acc = evaluate(model, x, y)
+    assert acc > 0.3  # learnable classes: well above chance
+    from experiments.advsets import dataset_fingerprint
+    prov = {"source": str(d / "f.pt"), "source_arch": "resnet8", "source_params": "float", "source_exec": "float",
+            "source_at": False, "attack": "none", "eps": 0.0, "alpha": 0, "steps": 0, "n": len(y),
+            "dataset": dataset_fingerprint(y), "adaptive": False}
+    save_advset(tmp_path / "clean.pt", to_float(x), y, prov, {})
+    xi, yi, pi = load_advset(tmp_path / "clean.pt")
+    assert torch.equal(xi, to_float(x)) and torch.equal(yi, y) and pi == prov
+    rows = run_eval([d / "f.pt"], ["float"], [tmp_path / "clean.pt"], data_dir=data, log=lambda *a: None)
+    assert rows[0]["adv_acc"] == rows[0]["std_acc"] == acc
+    write_rows(rows, tmp_path / "r.csv")
+    back = read_rows(tmp_path / "r.csv")
+    assert back[0]["scenario"] == "white-box" and float(back[0]["adv_acc"]) == acc
+
+
+def test_transfer_and_adaptive_attacks(trained, tmp_path):
+    d, data = trained
+    info = run_attack(d / "f.pt", "float", "pgd", tmp_path / "pgd.pt", n=60, data_dir=data, progress=False,
+                      log=lambda *a: None)
+    m = info["metrics"]
+    assert m["source_adv_acc"] < m["source_std_acc"] and m["max_perturbation"] <= 8 / 255 + 1e-6
+    # adaptive: the attack differentiates through the approx layers' straight-through gradients
+    ad = run_attack(d / "q.pt", "approx", "fgsm", tmp_path / "ad.pt", n=60, data_dir=data, adaptive=True, levels=20,
+                    calib_images=100, progress=False, log=lambda *a: None)["metrics"]
+    assert ad["source_adv_acc"] < ad["source_std_acc"]
+    sq = run_attack(d / "q.pt", "quant", "square", tmp_path / "sq.pt", n=20, data_dir=data, adaptive=True,
+                    progress=False, log=lambda *a: None)["metrics"]
+    assert sq["max_perturbation"] <= 8 / 255 + 1e-6
+    rows = run_eval([d / "f.pt", d / "q.pt"], ["float", "approx"], [tmp_path / "pgd.pt", tmp_path / "ad.pt"],
+                    data_dir=data, calib_images=100, log=lambda *a: None)
+    assert len(rows) == 8
+    labels = {(r["victim_params"], r["advset"].endswith("ad.pt")): r["scenario"] for r in rows}
+    assert labels[("float", False)] == "white-box" and labels[("quant", False)] == "partial white-box"
+    assert labels[("quant", True)] == "white-box"         # adaptive, on this very victim
+    assert labels[("float", True)] == "partial white-box"  # quant-params attack seen by a float-params victim
+
+
+def test_advset_of_another_dataset_refused(trained, tmp_path):
+    d, data = trained
+    run_attack(d / "f.pt", "float", "fgsm", tmp_path / "a.pt", n=30, data_dir=data, progress=False, log=lambda *a: None)
+    other = learnable_cifar(tmp_path / "other", n=100, seed=9)
+    with pytest.raises(ValueError, match="made from another dataset"):
+        run_eval([d / "f.pt"], ["float"], [tmp_path / "a.pt"], data_dir=str(other), log=lambda *a: None)
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="not a readable adversarial set"):
+        load_advset(tmp_path / "junk.pt")

@@ -1,0 +1,99 @@
+"""CIFAR-10 loading from the shared data, bad files, and the download path against a local server."""
+import hashlib
+import http.server
+import io
+import pickle
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from experiments import data
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SUBSET = SHARED / "cifar-10-batches-py-first1000"
+
+
+def synthetic_folder(path: Path, n: int = 20, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    path.mkdir(parents=True)
+    for name in data.TRAIN_FILES + data.TEST_FILES:
+        d = {b"batch_label": name.encode(), b"labels": rng.integers(0, 10, n).tolist(),
+             b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+        with open(path / name, "wb") as f:
+            pickle.dump(d, f, protocol=2)
+    return path
+
+
+@pytest.mark.skipif(not SUBSET.is_dir(), reason="../shared/data not beside the checkout")
+def test_shared_subset_layout():
+    x, y = data.load_cifar10("test", SUBSET, download_missing=False)
+    assert x.shape == (1000, 3, 32, 32) and x.dtype == torch.uint8
+    assert np.bincount(y.numpy(), minlength=10).tolist() == [103, 89, 100, 103, 90, 86, 112, 102, 106, 109]
+    xt, yt = data.load_cifar10("train", SUBSET, download_missing=False)
+    assert xt.shape == (5000, 3, 32, 32)
+    f = data.to_float(x[:2])
+    assert f.dtype == torch.float32 and 0 <= float(f.min()) and float(f.max()) <= 1
+
+
+def test_env_var_and_limit(tmp_path, monkeypatch):
+    d = synthetic_folder(tmp_path / "c")
+    monkeypatch.setenv("CIFAR10_DIR", str(d))
+    x, y = data.load_cifar10("train", limit=30)
+    assert x.shape == (30, 3, 32, 32) and y.shape == (30,)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    d = synthetic_folder(tmp_path / "c")
+    (d / "test_batch").unlink()
+    with pytest.raises(data.DataError, match="missing in .*test_batch"):
+        data.load_cifar10("test", d, download_missing=False)
+    (d / "data_batch_2").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(data.DataError, match="data_batch_2: not a readable CIFAR-10 batch"):
+        data.load_cifar10("train", d, download_missing=False)
+    with pytest.raises(ValueError, match="split must be"):
+        data.load_cifar10("val", d)
+
+
+@pytest.fixture
+def server(tmp_path):
+    src = synthetic_folder(tmp_path / "src" / data.FOLDER, n=12, seed=3)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        t.add(src, arcname=data.FOLDER)
+    payload = buf.getvalue()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = payload if self.path == "/cifar.tar.gz" else b"not found"
+            self.send_response(200 if self.path == "/cifar.tar.gz" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), H)
+    th = threading.Thread(target=httpd.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", hashlib.md5(payload).hexdigest(), src
+    httpd.shutdown()
+
+
+def test_download_md5_and_atomic(server, tmp_path):
+    base, md5, src = server
+    dest = tmp_path / "dl" / data.FOLDER
+    data.download(dest, url=base + "/cifar.tar.gz", md5=md5, progress=False)
+    x, y = data.load_cifar10("test", dest, download_missing=False)
+    x0, y0 = data.load_cifar10("test", src, download_missing=False)
+    assert torch.equal(x, x0) and torch.equal(y, y0)
+    bad = tmp_path / "bad" / data.FOLDER
+    with pytest.raises(data.DataError, match="md5 .* expected 0{32}"):
+        data.download(bad, url=base + "/cifar.tar.gz", md5="0" * 32, progress=False)
+    assert not bad.exists() and not [p for p in bad.parent.iterdir()]  # nothing half-written
+    with pytest.raises(data.DataError, match="could not download"):
+        data.download(tmp_path / "x" / data.FOLDER, url=base + "/nope", md5=md5, progress=False)

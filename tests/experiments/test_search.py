@@ -1,0 +1,150 @@
+"""NSGA-II search: objectives equal `axx eval`, all-zero levels are the exact model, energy of zeros,
+resume == uninterrupted, process pool and Dask == serial, bad input."""
+import csv
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from emulator import resnet
+from experiments.attacks import run_attack
+from experiments.energy import conv_macs, energy, power_per_level
+from experiments.evaluation import run_eval
+from experiments.search import GenomeEvaluator, SearchConfig, run_search
+from experiments.train import TrainConfig, train
+from helpers import learnable_cifar
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("search")
+    data = str(learnable_cifar(d / "cifar", n=80))
+    q = lambda **kw: TrainConfig(arch="resnet8", batch_size=50, subset=400, data_dir=data, calib_images=100, **kw)
+    train(q(exec_type="quant", epochs=4, lr=0.05), d / "q.pt", progress=False, log=lambda *a: None)
+    train(q(exec_type="approx", init=str(d / "q.pt"), epochs=1), d / "a.pt", progress=False, log=lambda *a: None)
+    run_attack(d / "q.pt", "quant", "fgsm", d / "fgsm.pt", n=40, data_dir=data, progress=False, log=lambda *a: None)
+    return d, data
+
+
+def cfg(d, data, **kw):
+    base = dict(victim=str(d / "a.pt"), advset=str(d / "fgsm.pt"), axx_levels=60, pop=6, gens=3, n_images=40,
+                data_dir=data, calib_images=100, seed=3)
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def test_objectives_equal_axx_eval(setup):
+    d, data = setup
+    levels = [0, 5, 17, 33, 60, 2, 41]
+    got = GenomeEvaluator(vars(cfg(d, data)))(levels)
+    rows = run_eval([d / "a.pt"], ["approx"], [d / "fgsm.pt"], levels=levels, data_dir=data, calib_images=100,
+                    log=lambda *a: None)
+    assert (got["adv"], got["std"]) == (rows[0]["adv_acc"], rows[0]["std_acc"])
+    zero = GenomeEvaluator(vars(cfg(d, data)))([0] * 7)
+    exact = run_eval([d / "a.pt"], ["approx"], [d / "fgsm.pt"], levels=0, data_dir=data, calib_images=100,
+                     log=lambda *a: None)
+    assert (zero["adv"], zero["std"]) == (exact[0]["adv_acc"], exact[0]["std_acc"])
+
+
+def test_energy_of_zero_levels():
+    macs = conv_macs(resnet(32))
+    assert len(macs) == 31 and sum(macs) == 68_861_952
+    assert energy(macs, [0] * 31) == pytest.approx(sum(macs) * power_per_level()[0])
+    assert power_per_level()[0] == pytest.approx(0.2411774) and power_per_level()[255] == pytest.approx(0.1643518)
+    with pytest.raises(ValueError, match="3 levels for 31 convolutions"):
+        energy(macs, [0, 1, 2])
+
+
+def _front(path):
+    return sorted((r["levels"], r["adv"], r["std"]) for r in csv.DictReader(open(path)))
+
+
+def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
+    d, data = setup
+    c = cfg(d, data, objectives=("adv", "std", "energy"))
+    run_search(c, tmp_path / "full", progress=False, log=lambda *a: None)
+    import dill
+    real_dump, calls = dill.dump, {"n": 0}
+
+    def dying(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:  # killed while saving generation 2: generation 1 stays on disk
+            raise KeyboardInterrupt
+        return real_dump(*a, **k)
+
+    monkeypatch.setattr(dill, "dump", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(c, tmp_path / "cut", progress=False, log=lambda *a: None)
+    monkeypatch.setattr(dill, "dump", real_dump)
+    said = []
+    # the device is not part of a search's identity (every engine is bit-exact): it resumes elsewhere
+    c = cfg(d, data, objectives=("adv", "std", "energy"), device="cpu")
+    run_search(c, tmp_path / "cut", resume=True, progress=False, log=said.append)
+    assert "resuming" in said[0] and "after generation 1" in said[0]
+    assert _front(tmp_path / "cut" / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
+    assert _front(tmp_path / "cut" / "evaluations.csv") == _front(tmp_path / "full" / "evaluations.csv")
+
+
+def test_genomes_evaluated_once_and_outputs(setup, tmp_path):
+    d, data = setup
+    front, records = run_search(cfg(d, data, n_images=20), tmp_path / "s", progress=False, log=lambda *a: None)
+    levels = [r["levels"] for r in records]
+    assert len(levels) == len(set(levels))
+    assert all(0 <= v <= 60 for g in levels for v in g)
+    rows = list(csv.DictReader(open(tmp_path / "s" / "pareto.csv")))
+    assert rows and all(r["adv_full"] != "" and r["std_full"] != "" for r in rows)  # subset: re-evaluated on all 40
+    full = GenomeEvaluator(vars(cfg(d, data)))(tuple(int(v) for v in rows[0]["levels"].split("-")))
+    assert (float(rows[0]["adv_full"]), float(rows[0]["std_full"])) == (full["adv"], full["std"])
+    assert (tmp_path / "s" / "pareto.png").stat().st_size > 10_000
+
+
+def test_process_pool_and_dask_equal_serial(setup, tmp_path):
+    d, data = setup
+    c = cfg(d, data, gens=2)
+    serial = run_search(c, tmp_path / "serial", progress=False, log=lambda *a: None)[1]
+    pool = run_search(c, tmp_path / "pool", workers=2, progress=False, log=lambda *a: None)[1]
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dask = run_search(c, tmp_path / "dask", dask=cluster.scheduler_address, progress=False,
+                          log=lambda *a: None)[1]
+    key = lambda rs: sorted((r["levels"], r["adv"], r["std"]) for r in rs)
+    assert key(serial) == key(pool) == key(dask)
+
+
+def test_bad_input(setup, tmp_path):
+    d, data = setup
+    bad = [({"axx_levels": 0}, "1..255"), ({"axx_levels": 256}, "1..255"), ({"exec_type": "float"}, "approx victim"),
+                    ({"objectives": ("latency",)}, "objectives must be among"),
+                    ({"device": "quantum"}, "unknown device 'quantum'")]
+    if not torch.cuda.is_available():
+        bad.append(({"device": "cuda"}, "sees no CUDA GPU"))
+    for kw, msg in bad:
+        with pytest.raises(ValueError, match=msg):
+            run_search(cfg(d, data, **kw), tmp_path / "x", progress=False, log=lambda *a: None)
+    with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_search(cfg(d, data), tmp_path / "y", dask="tcp://127.0.0.1:9", progress=False, log=lambda *a: None)
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "state.pkl").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="state.pkl is corrupt"):
+        run_search(cfg(d, data), tmp_path / "z", resume=True, progress=False, log=lambda *a: None)
+    assert np.isfinite(power_per_level()).all()
+
+
+def test_bench_search_projection(setup, tmp_path):
+    """`axx bench-search`: a timed evaluation is the search's, and the projection is its arithmetic."""
+    from experiments.search import bench as search_bench
+    d, data = setup
+    r = search_bench.run(depth=32, images=16, evals=2, batch=8, ckpt=str(d / "a.pt"), data_dir=data, devices="cpu",
+                         out=str(tmp_path / "b.json"), log=lambda *a: None)
+    row = r["rows"][0]
+    assert row["depth"] == 8 and row["weights"] == str(d / "a.pt")  # the checkpoint's architecture wins
+    assert row["device"] == "cpu" and row["images"] == "CIFAR-10 test set" and len(row["seconds_per_evaluation_all"]) == 2
+    sec = row["seconds_per_evaluation"]
+    assert row["projected_thesis_setting_s"] == pytest.approx(50 * 30 * 20_000 * sec / 32)
+    assert row["evaluations_per_s"] == pytest.approx(1 / sec)
+    assert json.loads((tmp_path / "b.json").read_text())["rows"][0]["seconds_per_evaluation"] == sec
+    with pytest.raises(ValueError, match="1..255"):
+        search_bench.run(axx_levels=0, log=lambda *a: None)
