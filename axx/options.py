@@ -14,8 +14,8 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def add_seed(p: argparse.ArgumentParser, what: str = "") -> None:
-    p.add_argument("--seed", type=int, default=0, help=f"random seed{what} (default 0)")
+def add_seed(p: argparse.ArgumentParser, what: str = "", default: int = 0) -> None:
+    p.add_argument("--seed", type=int, default=default, help=f"random seed{what} (default {default})")
 
 
 def add_calib_images(p: argparse.ArgumentParser, what: str) -> None:

@@ -40,16 +40,20 @@ def _batches(images, batch_size: int) -> list:
 
 def calibrate(model: nn.Module, images: torch.Tensor | Iterable[torch.Tensor], percentile: float = 99.99,
               batch_size: int = 500) -> None:
-    """Static activation scales for every quantized layer: the `percentile` of |input| over the
-    calibration images ([0, 1], e.g. 5000 training images as in the thesis), measured with the
-    activations the quant/approx model produces (PACT, fake-quantized dynamic)."""
-    layers = [m for m in model.modules() if isinstance(m, (AxConv2d, AxLinear))]
+    """Static activation scales for every quantizer (convolutions, linear layers, ReLU activations'
+    quantizers): the `percentile` of |input| over the calibration images ([0, 1]; the thesis: 99.99th
+    on 5,000 training images).
+
+    As TransAxx's calibration (pytorch_quantization: quantization off while collecting statistics),
+    the model runs in float, so each layer sees the float activations. A PACT model (MARLIN's original
+    activation) keeps its clipped, quantized activations while calibrating, as it does when it runs."""
+    layers = [m for m in model.modules() if isinstance(m, (AxConv2d, AxLinear, Act)) and hasattr(m, "act_amax")]
     saved = {m: m.exec_type for m in model.modules() if isinstance(m, (AxConv2d, AxLinear, Act))}
-    statics = {m: m.static_act_scale for m in layers}
+    statics = {m: m.static_act_scale for m in saved}
+    pact = any(isinstance(m, Act) and m.activation == "pact" for m in saved)
     try:
         for m in saved:
-            m.exec_type = "quant"
-        for m in layers:
+            m.exec_type = "quant" if pact else "float"
             m.static_act_scale = False
         _calibrate_inputs(model, layers, _batches(images, batch_size), percentile)
     finally:

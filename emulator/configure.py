@@ -13,7 +13,7 @@ from .lut import check_level
 def set_static_act_scale(model: nn.Module, static: bool = True) -> None:
     """quant layers: calibrated static activation scales (True) or dynamic per-tensor ones (False)."""
     for m in model.modules():
-        if isinstance(m, (AxConv2d, AxLinear)):
+        if isinstance(m, (AxConv2d, AxLinear, Act)):
             m.static_act_scale = bool(static)
 
 

@@ -1,8 +1,9 @@
-"""Layers whose execution type is a switch: float, quant (MARLIN fake quantization) or approx
-(int8 operands, every convolution multiply through the multiplier's LUT at this layer's level).
+"""Layers whose execution type is a switch: float, quant (MARLIN fake quantization, thesis eq. 4.1/4.2)
+or approx (the thesis's transaxx: int8 operands, every convolution multiply through the multiplier's
+LUT at this layer's level).
 
 All types share parameter and buffer names, so any state_dict loads into any type (the thesis's
-9 combinations per architecture). The approximation level is configuration, not state: it is
+9 combinations per architecture; for one activation, relu or pact). The approximation level is configuration, not state: it is
 not saved in state_dict.
 """
 from __future__ import annotations
@@ -27,16 +28,59 @@ def check_exec_type(name: str) -> str:
     return name
 
 
-class Act(nn.Module):
-    """ReLU in float; PACT (learnable clip alpha, 127 levels) in quant and approx."""
+ACTIVATIONS = ("relu", "pact")
+BIAS_BITS = 32  # biases are fake-quantized to 32 bits (thesis 4.1; the author's --bias-bit default)
 
-    def __init__(self, exec_type: str = "float", alpha: float = 10.0):
+
+def check_activation(name: str) -> str:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose relu (the thesis's) or pact (MARLIN's original)")
+    return name
+
+
+class Act(nn.Module):
+    """The activation after each BatchNorm.
+
+    relu (the thesis's, default; mik300/thesis neural_networks/custom_layers.py `Act`): float: ReLU;
+    quant: ReLU of the input fake-quantized per tensor (8 bits, scale 127 / max|x| of that tensor, or
+    the calibrated act_amax with static scales); approx: plain float ReLU (TransAxx quantizes at the
+    convolution's input).
+    pact (MARLIN's original, an option): ReLU in float; in quant and approx PACT (a learnable clip
+    alpha from 10, 127 levels). The two hold different state (act_amax or alpha), so a checkpoint
+    of one does not load into the other.
+    """
+
+    def __init__(self, exec_type: str = "float", activation: str = "relu", alpha: float = 10.0, bits: int = 8):
         super().__init__()
         self.exec_type = check_exec_type(exec_type)
-        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+        self.activation = check_activation(activation)
+        self.bits = bits
+        self.static_act_scale = False
+        if self.activation == "pact":
+            self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+        else:
+            self.register_buffer("act_amax", torch.tensor(0.0))
+
+    def extra_repr(self) -> str:
+        return f"exec_type={self.exec_type}, activation={self.activation}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x) if self.exec_type == "float" else pact_relu(x, self.alpha)
+        if self.exec_type == "float":
+            return F.relu(x)
+        if self.activation == "pact":
+            return pact_relu(x, self.alpha)
+        if self.exec_type == "approx":
+            return F.relu(x)
+        amax = None
+        if self.static_act_scale:
+            _check_calibrated(self.act_amax)
+            amax = self.act_amax
+        return F.relu(fake_quant(x, self.bits, amax))
+
+
+def _check_calibrated(amax: torch.Tensor) -> None:
+    if float(amax) <= 0:
+        raise RuntimeError("layer is not calibrated: call calibrate(model, images) first")
 
 
 class AxConv2d(nn.Conv2d):
@@ -98,13 +142,9 @@ class AxConv2d(nn.Conv2d):
         self._cache[pkey] = prep  # re-inserted: the oldest entry is the least recently used
         return prep
 
-    def _check_calibrated(self) -> None:
-        if float(self.act_amax) <= 0:
-            raise RuntimeError("approx layer is not calibrated: call calibrate(model, images) first")
-
     def _approx_output(self, x: torch.Tensor) -> torch.Tensor:
         """Dequantized output of the LUT convolution, through the engine (which picks its own route)."""
-        self._check_calibrated()
+        _check_calibrated(self.act_amax)
         wi, sw = self._int_weights()
         lut = self._lut_set().table(self.level, x.device)
         engine = choose(self.engine, lut, x.device)
@@ -116,7 +156,7 @@ class AxConv2d(nn.Conv2d):
         if self.exec_type == "float":
             return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
         amax = self.act_amax if (self.exec_type == "approx" or self.static_act_scale) else None
-        b = fake_quant(self.bias, self.bits) if (self.bias is not None and self.exec_type == "quant") else self.bias
+        b = fake_quant(self.bias, BIAS_BITS) if (self.bias is not None and self.exec_type == "quant") else self.bias
         ste = None
         if self.exec_type == "quant" or torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
             ste = F.conv2d(fake_quant(x, self.bits, amax), fake_quant(self.weight, self.bits), b,
@@ -128,8 +168,10 @@ class AxConv2d(nn.Conv2d):
 
 
 class AxLinear(nn.Linear):
-    """Linear layer: float, or fake-quantized with an exact multiplier (quant and approx: the final
-    classifier stays exact in MARLIN and the thesis; approx uses the calibrated activation scale)."""
+    """The final classifier, always exact: float in float and approx (the thesis's transaxx models keep
+    torch's nn.Linear: mik300/thesis neural_networks/CIFAR10/resnet.py, utils.py `replace_linear =
+    False`); in quant fake-quantized with an exact multiplier (8-bit input and weights, 32-bit bias;
+    dynamic input scale, or the calibrated act_amax with static scales)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, exec_type: str = "float", bits: int = 8):
         super().__init__(in_features, out_features, bias=bias)
@@ -139,11 +181,11 @@ class AxLinear(nn.Linear):
         self.static_act_scale = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.exec_type == "float":
+        if self.exec_type in ("float", "approx"):
             return F.linear(x, self.weight, self.bias)
-        static = self.exec_type == "approx" or self.static_act_scale
-        if static and float(self.act_amax) <= 0:
-            raise RuntimeError("layer is not calibrated: call calibrate(model, images) first")
-        xq = fake_quant(x, self.bits, self.act_amax if static else None)
-        b = fake_quant(self.bias, self.bits) if self.bias is not None else None
-        return F.linear(xq, fake_quant(self.weight, self.bits), b)
+        amax = None
+        if self.static_act_scale:
+            _check_calibrated(self.act_amax)
+            amax = self.act_amax
+        b = fake_quant(self.bias, BIAS_BITS) if self.bias is not None else None
+        return F.linear(fake_quant(x, self.bits, amax), fake_quant(self.weight, self.bits), b)

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .configure import approx_convs, set_exec_type, set_levels, set_scheme, set_static_act_scale
-from .layers import Act, AxConv2d, AxLinear, check_exec_type
+from .layers import Act, AxConv2d, AxLinear, check_activation, check_exec_type
 
 DEPTHS = {8: 1, 20: 3, 32: 5, 56: 9}
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -42,13 +42,13 @@ class ShortcutA(nn.Module):
 
 
 class PreActBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int, exec_type: str):
+    def __init__(self, in_planes: int, planes: int, stride: int, exec_type: str, activation: str):
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
-        self.act1 = Act(exec_type)
+        self.act1 = Act(exec_type, activation)
         self.conv1 = AxConv2d(in_planes, planes, 3, stride, 1, exec_type=exec_type)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.act2 = Act(exec_type)
+        self.act2 = Act(exec_type, activation)
         self.conv2 = AxConv2d(planes, planes, 3, 1, 1, exec_type=exec_type)
         self.shortcut = ShortcutA(in_planes, planes, stride) if (stride != 1 or in_planes != planes) else nn.Identity()
 
@@ -59,11 +59,12 @@ class PreActBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth: int, exec_type: str = "float", num_classes: int = 10):
+    def __init__(self, depth: int, exec_type: str = "float", num_classes: int = 10, activation: str = "relu"):
         super().__init__()
         if depth not in DEPTHS:
             raise ValueError(f"unknown ResNet depth {depth}; choose one of {', '.join(map(str, DEPTHS))}")
         exec_type = check_exec_type(exec_type)
+        self.activation = check_activation(activation)
         self.depth, n = depth, DEPTHS[depth]
         self.normalize = Normalize()
         self.conv1 = AxConv2d(3, 16, 3, 1, 1, exec_type=exec_type)
@@ -71,12 +72,12 @@ class CifarResNet(nn.Module):
         for planes, stride in ((16, 1), (32, 2), (64, 2)):
             blocks = []
             for i in range(n):
-                blocks.append(PreActBlock(in_planes, planes, stride if i == 0 else 1, exec_type))
+                blocks.append(PreActBlock(in_planes, planes, stride if i == 0 else 1, exec_type, activation))
                 in_planes = planes
             layers.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = layers
         self.bn = nn.BatchNorm2d(64)
-        self.act = Act(exec_type)
+        self.act = Act(exec_type, activation)
         self.linear = AxLinear(64, num_classes, exec_type=exec_type)
 
     @property
@@ -102,21 +103,29 @@ class CifarResNet(nn.Module):
 
 
 def resnet(depth: int, exec_type: str = "float", levels=0, scheme: str = "marlin",
-           static_act_scale: bool = False) -> CifarResNet:
+           static_act_scale: bool = False, activation: str = "relu") -> CifarResNet:
     """MARLIN's CIFAR ResNet-8/20/32/56 of the given execution type (float, quant, approx/transaxx).
+
+    activation: relu (the thesis's: ReLU of the fake-quantized input in quant, plain ReLU in approx)
+    or pact (MARLIN's original learnable clip; see layers.Act).
 
     static_act_scale: quant layers use the calibrated activation scales (calibrate()) instead of
     MARLIN's dynamic per-tensor ones, so an image's output no longer depends on its batch."""
-    m = CifarResNet(depth, exec_type)
+    m = CifarResNet(depth, exec_type, activation=activation)
     set_scheme(m, scheme)
     set_static_act_scale(m, static_act_scale)
     m.set_levels(levels)
     return m
 
 
+def checkpoint_activation(sd: dict) -> str:
+    """Which activation a state_dict was trained with: PACT layers hold a learnable alpha."""
+    return "pact" if any(k.endswith(".alpha") for k in sd) else "relu"
+
+
 def load_state(model: CifarResNet, state: dict | str) -> None:
     """Load a checkpoint (path, {'state_dict': ...} or a state_dict) into any execution type;
-    a checkpoint of another depth is refused with a message naming both."""
+    a checkpoint of another depth or another activation is refused with a message naming both."""
     if isinstance(state, str):
         state = torch.load(state, map_location="cpu", weights_only=True)
     meta_arch = state.get("arch") if isinstance(state, dict) else None
@@ -129,9 +138,13 @@ def load_state(model: CifarResNet, state: dict | str) -> None:
         guess = {v * 6 + 1: d for d, v in DEPTHS.items()}.get(n_convs)
         what = f"resnet{guess}" if guess else f"a model with {n_convs} convolutions"
         raise ValueError(f"checkpoint is {what} ({n_convs} convolutions) but the model is {model.arch} ({mine})")
+    act = state.get("activation") if isinstance(state.get("activation"), str) else checkpoint_activation(sd)
+    if act != model.activation:
+        raise ValueError(f"checkpoint was trained with the {act} activation but the model uses {model.activation}; "
+                         f"build the model with activation={act!r} (axx: --activation {act})")
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
         raise ValueError(f"checkpoint does not fit {model.arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
-__all__ = ["CifarResNet", "DEPTHS", "load_state", "resnet"]
+__all__ = ["CifarResNet", "DEPTHS", "checkpoint_activation", "load_state", "resnet"]

@@ -42,7 +42,7 @@ def make_attack(model: torch.nn.Module, name: str, **params):
     return cls(model, **{k: v for k, v in params.items() if k in accepted and v is not None})
 
 
-def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, batch_size: int = 250,
+def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, batch_size: int = 100,
              progress: bool = True, **params) -> torch.Tensor:
     """Adversarial versions of [0, 1] images (float32), batch by batch."""
     from tqdm import tqdm
@@ -56,7 +56,7 @@ def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path, eps=None, alpha=None, steps=None,
                n: int | None = None, data_dir: str | None = None, adaptive: bool = False, levels=0,
-               batch_size: int = 250, seed: int = 0, calib_images: int = 5000, progress: bool = True,
+               batch_size: int = 100, seed: int = 0, calib_images: int = 5000, progress: bool = True,
                log=print) -> dict:
     attack_class(attack)  # a wrong name fails before any data is read
     meta = ckpt_meta(source)
@@ -65,14 +65,15 @@ def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path,
               "steps": DEFAULTS["steps"] if steps is None else steps}
     prov = {"source": str(source), "source_arch": meta["arch"], "source_params": meta["params"],
             "source_exec": exec_type, "source_at": meta["at"], "attack": attack, **params, "n": len(y),
-            "dataset": dataset_fingerprint(y), "adaptive": adaptive, "levels": levels, "seed": seed}
+            "dataset": dataset_fingerprint(y), "adaptive": adaptive, "levels": levels, "seed": seed,
+            "batch_size": batch_size}
     if matches(out, prov):
         log(f"{out} exists and matches this configuration: skipped")
         return read_sidecar(out)
     torch.manual_seed(seed)
     model = prepare_model(source, exec_type, levels, data_dir, calib_images)
     adv = generate(model, to_float(x), y, attack, batch_size=batch_size, progress=progress, **params)
-    metrics = {"source_std_acc": evaluate(model, x, y), "source_adv_acc": evaluate(model, adv, y),
+    metrics = {"source_std_acc": evaluate(model, x, y, batch_size), "source_adv_acc": evaluate(model, adv, y, batch_size),
                "max_perturbation": float((adv - to_float(x)).abs().max())}
     save_advset(out, adv, y, prov, metrics)
     log(f"wrote {out}: {attack} from {meta['arch']} ({meta['params']} params{', AT' if meta['at'] else ''}) "

@@ -8,6 +8,7 @@ import torch
 
 from emulator import calibrate, load_state, resnet
 from emulator.configure import approx_convs
+from emulator.resnet import checkpoint_activation
 
 from .data import load_cifar10, to_float
 from .parsing import parse_arch
@@ -26,7 +27,8 @@ def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None 
     st = read_checkpoint(ckpt)
     if arch is not None and f"resnet{parse_arch(arch)}" != st["arch"]:
         raise ValueError(f"{ckpt} is {st['arch']}, not {arch}")
-    model = resnet(parse_arch(st["arch"]), exec_type or st["exec_type"])
+    model = resnet(parse_arch(st["arch"]), exec_type or st["exec_type"],
+                   activation=st.get("activation") or checkpoint_activation(st["state_dict"]))
     load_state(model, st)
     model.eval()
     return model
@@ -34,7 +36,8 @@ def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None 
 
 def ckpt_meta(ckpt: str | Path) -> dict:
     st = read_checkpoint(ckpt)
-    return {"arch": st["arch"], "params": st["exec_type"], "at": bool(st.get("at")), "at_eps": st.get("at_eps")}
+    return {"arch": st["arch"], "params": st["exec_type"], "at": bool(st.get("at")), "at_eps": st.get("at_eps"),
+            "activation": st.get("activation") or checkpoint_activation(st["state_dict"])}
 
 
 def prepare_model(ckpt: str | Path, exec_type: str, levels=0, data_dir: str | None = None,

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 SETTINGS = {
-    # train images, epochs from scratch, test images (attacks and evaluation), calibration images
-    "default": dict(subset=10000, epochs=10, n=1000, calib=2000, ft_epochs=1),
-    "small": dict(subset=2000, epochs=2, n=200, calib=500, ft_epochs=1),
+    # train images, epochs from scratch, test images (attacks and evaluation), calibration images,
+    # fine-tune epochs, validation images (held out of the training set)
+    "default": dict(subset=10000, epochs=10, n=1000, calib=2000, ft_epochs=1, val=1000),
+    "small": dict(subset=2000, epochs=2, n=200, calib=500, ft_epochs=1, val=200),
 }
 
 
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     def step(title: str) -> None:
         print(f"\n== {title} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
-    common = dict(arch="resnet8", subset=s["subset"], val_subset=s["n"], data_dir=args.data, batch_size=128)
+    common = dict(arch="resnet8", subset=s["subset"], val_images=s["val"], test_images=s["n"], data_dir=args.data,
+                  batch_size=128, compile=False)  # ten short epochs: compiling would cost more than it saves
     step("standard training: float, quant (QAT), approx (fine-tuned from quant, all levels 0)")
     train(TrainConfig(exec_type="float", epochs=s["epochs"], **common), models / "resnet8_float.pt")
     train(TrainConfig(exec_type="quant", epochs=s["epochs"], **common), models / "resnet8_quant.pt")

@@ -18,7 +18,7 @@ from .scenarios import scenario
 
 
 def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data_dir: str | None = None,
-             batch_size: int = 500, calib_images: int = 5000, log=print) -> list[dict]:
+             batch_size: int = 100, calib_images: int = 5000, log=print) -> list[dict]:
     """Standard and adversarial accuracy of every victim x execution type x adversarial set."""
     metas = {v: ckpt_meta(v) for v in victims}  # a missing or foreign checkpoint fails before any data is read
     sets = []
@@ -56,7 +56,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
 
 
 def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
-                data_dir: str | None = None, batch_size: int = 500, calib_images: int = 5000, log=print) -> list[dict]:
+                data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print) -> list[dict]:
     """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
     cfg = {"victims": [str(v) for v in victims], "exec_types": list(exec_types), "advsets": [str(a) for a in advsets],
            "levels": levels, "batch_size": batch_size, "calib_images": calib_images}

@@ -3,8 +3,9 @@
 Figures (one per adversarial set and victim architecture, as thesis Figs 5.1-5.24): a pair of bars
 (standard, adversarial accuracy) per (victim execution type, parameter type), not-AT and AT side by side.
 Tables (as thesis Tables 5.2-5.6): per victim architecture and attack, scenario x {not AT, AT}, the
-mean adversarial accuracy over execution types; adaptive attacks (computed on the victim itself)
-get their own row so transfer robustness and real white-box robustness sit side by side.
+mean adversarial accuracy over execution types of exactly what the thesis averages (level 0, sets from
+non-AT sources); everything else (adaptive attacks computed on the victim itself, AT sources, other
+levels) in a second table beside it, never mixed into the thesis's cells.
 """
 from __future__ import annotations
 
@@ -27,27 +28,67 @@ def _scenario_row(r: dict) -> str:
     return "white-box (adaptive)" if _truthy(r["adaptive"]) else r["scenario"]
 
 
+def _levels_zero(v) -> bool:
+    """A results row's levels ('0', 0, '[0, 0, ...]') are all level 0 (exact multipliers)."""
+    text = str(v).strip("[]() ")
+    return all(p.strip() in ("0", "") for p in text.split(","))
+
+
+def _thesis_cell(r: dict) -> bool:
+    """What the thesis averages in Tables 5.2-5.6: exact multipliers (level 0), transfer sets made by
+    non-AT sources (the AT column is about the victim)."""
+    return _levels_zero(r["levels"]) and not _truthy(r["source_at"]) and not _truthy(r["adaptive"])
+
+
+def _other_label(r: dict) -> str:
+    parts = [_scenario_row(r).capitalize()]
+    if _truthy(r["source_at"]):
+        parts.append("AT source")
+    if not _levels_zero(r["levels"]):
+        parts.append(f"levels {r['levels']}")
+    return ", ".join(parts)
+
+
+def _eps_text(eps) -> str:
+    e = float(eps)
+    return f"{round(e * 255)}/255" if abs(e * 255 - round(e * 255)) < 1e-6 else f"{e:.4g}"
+
+
+def _table(cells: dict, order: list[str]) -> list[str]:
+    out = ["| | Not AT | AT |", "|---|---|---|"]
+    for label in order:
+        vals = []
+        for at in (False, True):
+            v = cells.get((label, at))
+            vals.append(f"{100 * sum(v) / len(v):.1f}% (n={len(v)})" if v else "-")
+        out.append(f"| {label} | {vals[0]} | {vals[1]} |")
+    return out
+
+
 def summary_tables(rows: list[dict]) -> str:
-    groups: dict = defaultdict(lambda: defaultdict(list))
+    """Per victim architecture, attack and eps: the thesis's cells (Tables 5.2-5.6), then, apart and never
+    mixed in, everything the thesis does not average (adaptive attacks, AT sources, other levels)."""
+    groups: dict = defaultdict(lambda: (defaultdict(list), defaultdict(list)))
     for r in rows:
-        groups[(r["victim_arch"], r["attack"], r["eps"])][(_scenario_row(r), _truthy(r["victim_at"]))].append(
-            float(r["adv_acc"]))
+        thesis, other = groups[(r["victim_arch"], r["attack"], r["eps"])]
+        if _thesis_cell(r):
+            thesis[(_scenario_row(r).capitalize(), _truthy(r["victim_at"]))].append(float(r["adv_acc"]))
+        else:
+            other[(_other_label(r), _truthy(r["victim_at"]))].append(float(r["adv_acc"]))
     out = []
-    for (arch, attack, eps), cells in sorted(groups.items()):
-        e = float(eps)
-        eps_txt = f"{round(e * 255)}/255" if abs(e * 255 - round(e * 255)) < 1e-6 else f"{e:.4g}"
-        out.append(f"### {arch} under {attack.upper()} (eps {eps_txt})\n")
-        out.append("| | Not AT | AT |")
-        out.append("|---|---|---|")
-        for sc in ROW_ORDER:
-            if not any(k[0] == sc for k in cells):
-                continue
-            vals = []
-            for at in (False, True):
-                v = cells.get((sc, at))
-                vals.append(f"{100 * sum(v) / len(v):.1f}% (n={len(v)})" if v else "-")
-            out.append(f"| {sc.capitalize()} | {vals[0]} | {vals[1]} |")
-        out.append("\nMean adversarial accuracy over the victims' execution types (n = rows averaged).\n")
+    for (arch, attack, eps), (thesis, other) in sorted(groups.items()):
+        title = f"### {arch} under {attack.upper()} (eps {_eps_text(eps)})"
+        if thesis:
+            out.append(title + "\n")
+            out += _table(thesis, [sc.capitalize() for sc in ROW_ORDER if any(k[0] == sc.capitalize() for k in thesis)])
+            out.append("\nAs thesis Tables 5.2-5.6: mean adversarial accuracy over the victims' execution types, "
+                       "exact multipliers (level 0), adversarial sets from non-AT sources (n = rows averaged).\n")
+        if other:
+            out.append(title + ": beyond the thesis's cells\n")
+            labels = sorted({k[0] for k in other}, key=lambda t: (ROW_ORDER.index(t.split(",")[0].lower()), t))
+            out += _table(other, labels)
+            out.append("\nRows the thesis does not average (adaptive attacks, AT sources, other levels), kept apart "
+                       "(n = rows averaged).\n")
     return "\n".join(out)
 
 

@@ -1,18 +1,22 @@
 """Training (thesis chapter 4.3): standard/QAT from scratch, the approx fine-tune, and fast
-adversarial training (FGSM with random start, torchattacks.FFGSM). Resumable, atomic, with sidecars.
+adversarial training (FGSM with random start). Resumable, atomic, with sidecars.
 
-Modes, chosen from the arguments as the thesis's workflow does:
-  * from scratch (no init): SGD momentum 0.9, weight decay 5e-4, multi-step LR 0.1 -> 1e-4
-    (gamma 0.1 at 50/75/90 % of the epochs) or MARLIN's triangular cyclic schedule; crop 4 + flip.
-    With exec_type quant this is QAT.
-  * fine-tune (init given, no AT): e.g. an approx model from quant parameters, 2 epochs, lr 5e-4,
-    all levels 0; approx models are calibrated first.
-  * adversarial (at_eps): FGSM-RS, uniform start in [-eps, eps], step 1.25 * eps, lr 5e-4 (thesis:
-    2 extra epochs from the standard parameters, eps = 1/255).
+Modes, chosen from the arguments as the thesis's workflow does (defaults: the thesis author's
+recipe, mik300/thesis neural_networks/CIFAR10/train_cifar10.py and thesis 4.3):
+  * from scratch (no init): 128 epochs, batch 128, SGD lr 0.1, momentum 0.9, weight decay 5e-4,
+    x0.1 at epochs 64 and 96 (50 % and 75 % of the epochs); crop 4 + flip; a fixed 45,000 / 5,000
+    train / validation split of the training set; the checkpoint with the best validation accuracy
+    is kept; the test set is used once, for the final number. With exec_type quant this is QAT.
+  * fine-tune (init given, no AT): e.g. an approx model from quant parameters, 2 epochs at a
+    constant lr 5e-4, all levels 0; approx models are calibrated first.
+  * adversarial (at_eps, init required): FGSM-RS as Wong et al. (uniform start in [-eps, eps], one
+    signed-gradient step of 1.25 eps, projection; the perturbation computed with BatchNorm in
+    training mode), then the training step; 2 epochs at a constant lr 5e-4 (thesis: eps = 1/255).
 """
 from __future__ import annotations
 
-
+import copy
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,27 +24,41 @@ import torch
 import torch.nn.functional as F
 
 from emulator import calibrate, load_state, resnet
-from emulator.layers import check_exec_type
+from emulator.layers import check_activation, check_exec_type
 
 from .accuracy import evaluate
 from .data import load_cifar10, to_float
 from .parsing import parse_arch
+from .machine import hardware, native_bf16
 from .provenance import matches, read_sidecar, save_artifact
+
+SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
+PRECISIONS = ("fp32", "bf16")
+SPLIT_SEED = 42        # the fixed train / validation split (the author's seed)
+EVAL_BATCH = 100       # validation and test batch (the thesis's evaluation batch: quant scales depend on it)
+
 
 @dataclass
 class TrainConfig:
     arch: str
     exec_type: str = "float"
-    epochs: int | None = None            # default: 200 from scratch, 2 for fine-tune / AT
+    activation: str = "relu"             # relu (the thesis's) | pact (MARLIN's original)
+    epochs: int | None = None            # default: 128 from scratch, 2 for fine-tune / AT
     lr: float | None = None              # default: 0.1 from scratch, 5e-4 for fine-tune / AT
-    schedule: str = "multistep"          # multistep | cyclic (MARLIN's triangular 1e-4 -> lr -> 1e-4)
+    schedule: str | None = None          # default: multistep from scratch, constant for fine-tune / AT
     batch_size: int = 128
-    at_eps: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    at_eps: float | None = None          # FGSM-RS adversarial training (needs init)
     init: str | None = None
-    subset: int | None = None            # first N training images (None: all 50,000)
-    val_subset: int | None = None        # first N test images for validation (None: all 10,000)
+    keep: str | None = None              # best (validation accuracy; default from scratch) | last (fine-tune / AT)
+    subset: int | None = None            # first N images of the training split (None: all 45,000)
+    val_images: int = 5000               # held out of the training set by a fixed split
+    test_images: int | None = None       # first N test images for the final number (None: all 10,000)
     calib_images: int = 5000             # approx models: calibration images (thesis: 5000)
-    seed: int = 0
+    precision: str = "fp32"              # fp32 | bf16 (autocast, training steps only; CPUs with native bf16)
+    compile: bool = True                 # torch.compile the training steps (eager when compilation fails)
+    seed: int = 42
     data_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -48,47 +66,114 @@ class TrainConfig:
         c = TrainConfig(**asdict(self))
         c.arch = f"resnet{parse_arch(c.arch)}"
         c.exec_type = check_exec_type(c.exec_type)
-        scratch = c.init is None and c.at_eps is None
-        c.epochs = c.epochs if c.epochs is not None else (200 if scratch else 2)
+        c.activation = check_activation(c.activation)
+        if c.at_eps is not None and c.init is None:
+            raise ValueError("--at-eps needs --init: adversarial training starts from the standard parameters "
+                             "(thesis 4.3.2); train them first")
+        scratch = c.init is None
+        c.epochs = c.epochs if c.epochs is not None else (128 if scratch else 2)
         c.lr = c.lr if c.lr is not None else (0.1 if scratch else 5e-4)
+        c.schedule = c.schedule if c.schedule is not None else ("multistep" if scratch else "constant")
+        c.keep = c.keep if c.keep is not None else ("best" if scratch else "last")
         if c.epochs < 1:
-            raise ValueError("epochs must be >= 1")
-        if c.schedule not in ("multistep", "cyclic"):
-            raise ValueError("schedule must be multistep or cyclic")
+            raise ValueError(f"epochs must be >= 1, got {c.epochs}")
+        if c.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {c.batch_size}")
+        if c.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {c.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if c.keep not in ("best", "last"):
+            raise ValueError(f"keep must be best or last, got {c.keep!r}")
         if c.at_eps is not None and not 0 < c.at_eps <= 1:
             raise ValueError(f"--at-eps must be in (0, 1], got {c.at_eps}")
+        if c.val_images < 1:
+            raise ValueError(f"--val-images must be >= 1, got {c.val_images}")
+        if c.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {c.precision!r}; choose fp32 or bf16")
+        if c.precision == "bf16" and not native_bf16():
+            raise ValueError("--precision bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one has "
+                             "neither, and emulated bf16 would be slower than fp32")
         return c
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with 4-pixel zero padding and horizontal flip, on a [0, 1] batch."""
+    """Random crop with 4-pixel zero padding and horizontal flip, batched, on uint8 (or float) images."""
     n = x.shape[0]
     padded = F.pad(x, (4, 4, 4, 4))
     dy = torch.randint(0, 9, (n,), generator=gen)
     dx = torch.randint(0, 9, (n,), generator=gen)
-    idx_y = (dy[:, None] + torch.arange(32)[None, :])            # [n, 32]
-    idx_x = (dx[:, None] + torch.arange(32)[None, :])
+    rows = dy[:, None] + torch.arange(32)[None, :]            # [n, 32]
+    cols = dx[:, None] + torch.arange(32)[None, :]
     out = padded[torch.arange(n)[:, None, None, None], torch.arange(3)[None, :, None, None],
-                 idx_y[:, None, :, None], idx_x[:, None, None, :]]
-    flip = torch.rand(n, generator=gen) < 0.5
-    out[flip] = out[flip].flip(3)
-    return out
+                 rows[:, None, :, None], cols[:, None, None, :]]
+    flip = (torch.rand(n, generator=gen) < 0.5)[:, None, None, None]
+    return torch.where(flip, out.flip(3), out)
 
 
 def lr_at(c: TrainConfig, epoch: int, step: int, steps: int) -> float:
+    """multistep: x0.1 at 50 % and 75 % of the epochs (64 and 96 of 128, the author's recipe);
+    multistep3: x0.1 at 50/75/90 %; cyclic: MARLIN's triangular 1e-4 -> lr -> 1e-4; constant."""
+    if c.schedule == "constant":
+        return c.lr
     if c.schedule == "cyclic":
         t = (epoch + step / steps) / c.epochs
         lo = min(1e-4, c.lr)
         return lo + (c.lr - lo) * (1 - abs(2 * t - 1))
     f = epoch / c.epochs
-    return c.lr * (0.1 ** sum(f >= m for m in (0.5, 0.75, 0.9)))
+    marks = (0.5, 0.75) if c.schedule == "multistep" else (0.5, 0.75, 0.9)
+    return c.lr * (0.1 ** sum(f >= m for m in marks))
+
+
+def split(n: int, val_images: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train indices, validation indices) of a training set of n images: a fixed permutation
+    (seed 42, whatever the training seed), its first val_images for validation."""
+    if val_images >= n:
+        raise ValueError(f"--val-images {val_images} leaves no training images of the {n} available")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return perm[val_images:], perm[:val_images]
+
+
+class _Step:
+    """The model's forward for training steps: torch.compile'd unless disabled or it fails (then one
+    line and eager from there on); approx models stay eager (their LUT engines run outside torch)."""
+
+    def __init__(self, model: torch.nn.Module, enabled: bool, log):
+        self.model, self.log = model, log
+        self.compiled = torch.compile(model) if enabled and model.exec_type != "approx" else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.compiled is not None:
+            try:
+                return self.compiled(x)
+            except Exception as e:  # noqa: BLE001  (any compiler failure: the eager model is the same function)
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                self.log(f"torch.compile failed ({type(e).__name__}: {first}); training eagerly")
+                self.compiled = None
+        return self.model(x)
+
+
+def _fgsm_rs(model: torch.nn.Module, step: _Step, eps: float):
+    """FGSM-RS (Wong et al. 2020) with torchattacks.FFGSM: uniform start in [-eps, eps], one signed
+    gradient step of 1.25 eps, projection; computed with BatchNorm in training mode (batch
+    statistics), as their code does (torchattacks would otherwise put BatchNorm in eval mode)."""
+    import torchattacks
+
+    class _Forward(torch.nn.Module):  # torchattacks calls model(x) and model.train()/eval()
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return step(x)
+
+    attack = torchattacks.FFGSM(_Forward(), eps=eps, alpha=1.25 * eps)
+    attack.set_model_training_mode(model_training=True, batchnorm_training=True)
+    return attack
 
 
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True, log=print) -> dict:
     """Train and write `out` (checkpoint) + `out.json` (sidecar); `out.state` holds the resume state
     after every epoch and is removed when training completes."""
     from tqdm import tqdm
-
 
     c = config.resolved()
     out = Path(out)
@@ -98,35 +183,37 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         return read_sidecar(out)
     depth = parse_arch(c.arch)
     torch.manual_seed(c.seed)
-    model = resnet(depth, c.exec_type)
-    xtr, ytr = load_cifar10("train", c.data_dir, limit=c.subset)
-    xte, yte = load_cifar10("test", c.data_dir, limit=c.val_subset)
+    model = resnet(depth, c.exec_type, activation=c.activation)
     if c.init:
         load_state(model, c.init)
+    xall, yall = load_cifar10("train", c.data_dir)
+    tr_idx, val_idx = split(len(yall), c.val_images)
+    if c.subset is not None:
+        tr_idx = tr_idx[:c.subset]
+    xtr, ytr, xval, yval = xall[tr_idx], yall[tr_idx], xall[val_idx], yall[val_idx]
     if c.exec_type == "approx":
         model.set_levels(0)
         calibrate(model, to_float(xtr[:c.calib_images]))
-    opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=0.9, weight_decay=5e-4)
-    attack = None
-    if c.at_eps is not None:
-        import torchattacks
-        attack = torchattacks.FFGSM(model, eps=c.at_eps, alpha=1.25 * c.at_eps)
-        attack.set_model_training_mode(model_training=True)  # perturb with batch-statistics BN, as Wong et al.
+    opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+    step = _Step(model, c.compile, log)
+    attack = _fgsm_rs(model, step, c.at_eps) if c.at_eps is not None else None
     state_path = Path(str(out) + ".state")
-    start, history = 0, []
+    start, history, best, seconds = 0, [], None, 0.0
     if resume and state_path.is_file():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         if st.get("config") != cfg:
             raise ValueError(f"{state_path} was made with another configuration; remove it or drop --resume")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
-        torch.set_rng_state(st["rng"])  # FFGSM's random starts continue as if never interrupted
-        start, history = st["epoch"] + 1, st["history"]
+        torch.set_rng_state(st["rng"])  # FGSM-RS's random starts continue as if never interrupted
+        start, history, best, seconds = st["epoch"] + 1, st["history"], st["best"], st["seconds"]
         log(f"resuming {out} after epoch {start}")
     elif state_path.is_file() and not resume:
         log(f"note: {state_path} exists from an interrupted run; starting over (use --resume to continue)")
     steps = (len(xtr) + c.batch_size - 1) // c.batch_size
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.precision == "bf16")
     for epoch in range(start, c.epochs):
+        t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(c.seed * 1000 + epoch)  # same batches after a resume
         perm = torch.randperm(len(xtr), generator=gen)
         model.train()
@@ -135,13 +222,14 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
                    disable=None if progress else True)
         for s in bar:
             idx = perm[s * c.batch_size:(s + 1) * c.batch_size]
-            xb, yb = augment(to_float(xtr[idx]), gen), ytr[idx]
+            xb, yb = to_float(augment(xtr[idx], gen)), ytr[idx]
             for g in opt.param_groups:
                 g["lr"] = lr_at(c, epoch, s, steps)
-            if attack is not None:
-                xb = attack(xb, yb)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
+            with autocast:
+                if attack is not None:
+                    xb = attack(xb, yb)
+                logits = step(xb)
+                loss = F.cross_entropy(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -149,22 +237,32 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             tot_ok += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
             bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_ok / seen:.3f}")
-        acc = evaluate(model, xte, yte)
-        history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen, "test_acc": acc})
+        val = evaluate(model, xval, yval, EVAL_BATCH)
+        seconds += time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
+                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps)})
+        if c.keep == "last" or best is None or val > best["val_acc"]:
+            best = {"epoch": epoch + 1, "val_acc": val, "model": copy.deepcopy(model.state_dict())}
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "
-            f"train acc {tot_ok / seen:.4f}, test acc {acc:.4f}")
+            f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
         save_artifact({"config": cfg, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                       "history": history, "rng": torch.get_rng_state()},
+                       "history": history, "best": best, "seconds": seconds, "rng": torch.get_rng_state()},
                       state_path, {"config": cfg, "complete": False, "epoch": epoch + 1})
-    meta = {"config": cfg, "arch": c.arch, "exec_type": c.exec_type, "at": c.at_eps is not None,
-            "at_eps": c.at_eps, "epochs": c.epochs, "history": history,
-            "test_accuracy": history[-1]["test_acc"], "test_images": len(xte), "complete": True}
-    save_artifact({"arch": c.arch, "exec_type": c.exec_type, "at": c.at_eps is not None, "at_eps": c.at_eps,
-                   "state_dict": model.state_dict()}, out, meta)
+    model.load_state_dict(best["model"])
+    xte, yte = load_cifar10("test", c.data_dir, limit=c.test_images)
+    test_acc = evaluate(model, xte, yte, EVAL_BATCH)
+    meta = {"config": cfg, "arch": c.arch, "exec_type": c.exec_type, "activation": c.activation,
+            "at": c.at_eps is not None, "at_eps": c.at_eps, "epochs": c.epochs, "kept_epoch": best["epoch"],
+            "val_accuracy": best["val_acc"], "val_images": len(yval), "train_images": len(ytr),
+            "test_accuracy": test_acc, "test_images": len(yte), "eval_batch_size": EVAL_BATCH,
+            "history": history, "wall_time_s": round(seconds, 1), "hardware": hardware(), "complete": True}
+    save_artifact({"arch": c.arch, "exec_type": c.exec_type, "activation": c.activation, "at": c.at_eps is not None,
+                   "at_eps": c.at_eps, "state_dict": model.state_dict()}, out, meta)
     state_path.unlink(missing_ok=True)
     Path(str(state_path) + ".json").unlink(missing_ok=True)
-    log(f"wrote {out} (test accuracy {meta['test_accuracy']:.4f} on {len(xte)} images)")
+    log(f"wrote {out} (epoch {best['epoch']}: validation accuracy {best['val_acc']:.4f}; test accuracy "
+        f"{test_acc:.4f} on {len(yte)} images)")
     return meta
 
 
-__all__ = ["TrainConfig", "augment", "lr_at", "train"]
+__all__ = ["SCHEDULES", "TrainConfig", "augment", "lr_at", "split", "train"]

@@ -22,7 +22,8 @@ def add(sub, schemes: str) -> None:
     a.add_argument("--alpha", help="step size for iterative attacks (default 2/255)")
     a.add_argument("--steps", type=int, help="iterations for iterative attacks (default 10)")
     a.add_argument("--n", type=int, help="attack the first N test images only")
-    a.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    a.add_argument("--batch-size", type=int, default=100,
+                   help="images per attack batch (default 100, the thesis's; quant attackers use per-batch scales)")
     add_calib_images(a, "if an approx model needs them")
     add_seed(a, " (random starts)")
     add_data(a)

@@ -18,7 +18,7 @@ def add(sub, schemes: str) -> None:
                     help="images per set per evaluation (default 1000; the projection scales to 10,000)")
     bs.add_argument("--evals", type=int, default=5, help="timed evaluations after one warm-up; median (default 5)")
     bs.add_argument("--axx-levels", type=int, default=50, help="genes drawn from 0..N (default 50, as the thesis)")
-    bs.add_argument("--batch", type=int, default=500, help="evaluation batch size (default 500, as `axx search`)")
+    bs.add_argument("--batch", type=int, default=100, help="evaluation batch size (default 100, as `axx search`)")
     bs.add_argument("--victim", help="approx checkpoint to time (default: random calibrated weights; "
                                      "the cost does not depend on them)")
     bs.add_argument("--device", default="all", choices=("all", "cpu", "cuda"),

@@ -16,8 +16,9 @@ def add(sub, schemes: str) -> None:
     e.add_argument("--exec", default="float,quant,approx", help="comma-separated execution types (default all three)")
     e.add_argument("--advsets", nargs="+", required=True, help="adversarial sets made by `axx attack`")
     e.add_argument("--levels", help="approximation level(s) of approx victims: one, or one per convolution")
-    e.add_argument("--batch-size", type=int, default=500,
-                   help="evaluation batch size (quant models use per-batch scales: it is recorded)")
+    e.add_argument("--batch-size", type=int, default=100,
+                   help="evaluation batch size (default 100, the thesis's; quant models use per-batch scales: it is "
+                        "recorded)")
     add_calib_images(e, "for approx victims")
     add_data(e)
     add_out(e, "results CSV")

@@ -21,11 +21,15 @@ def add(sub, schemes: str) -> None:
     s.add_argument("--gens", type=int, default=30, help="generations (default 30)")
     s.add_argument("--crossover", type=float, default=0.8, help="crossover probability (default 0.8)")
     s.add_argument("--mutation", type=float, default=0.8, help="mutation probability (default 0.8)")
+    s.add_argument("--operators", default="thesis", choices=("thesis", "sbx"),
+                   help="thesis (default: single-point crossover and polynomial mutation eta 3, rounding repair, as "
+                        "the author's nsga2.py) or sbx (SBX eta 15 + polynomial mutation eta 20)")
+    s.add_argument("--batch-size", type=int, default=100, help="evaluation batch size (default 100, the thesis's)")
     s.add_argument("--n-images", type=int, help="evaluate on the first N images of each set (default: all)")
     s.add_argument("--objectives", default="adv,std", help="comma-separated: adv, std, energy (default adv,std)")
     s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
     s.add_argument("--dask", help="address of a Dask scheduler, e.g. tcp://host:8786 (instead of --workers)")
-    add_seed(s)
+    add_seed(s, default=1)
     add_calib_images(s, "if the victim needs them")
     s.add_argument("--device", default="auto",
                    help="where genomes are evaluated: auto (a CUDA GPU when torch sees one, else cpu), cpu, cuda, "
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = SearchConfig(victim=args.victim, advset=args.advset, exec_type=args.exec, axx_levels=args.axx_levels,
                        pop=args.pop, gens=args.gens, crossover=args.crossover, mutation=args.mutation,
+                       operators=args.operators, batch_size=args.batch_size,
                        n_images=args.n_images, objectives=tuple(o.strip() for o in args.objectives.split(",")),
                        seed=args.seed, data_dir=args.data, calib_images=args.calib_images, device=args.device)
     run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, progress=not args.quiet)

@@ -8,25 +8,41 @@ from ..options import add_calib_images, add_data, add_out, add_quiet, add_seed
 
 def add(sub, schemes: str) -> None:
     t = sub.add_parser("train", help="train a ResNet: standard/QAT, approx fine-tune, or fast adversarial training",
-                       description="From scratch (SGD momentum 0.9, wd 5e-4, LR 0.1 -> 1e-4 multi-step, crop + flip; "
-                                   "exec quant = QAT), fine-tune from --init (2 epochs, lr 5e-4; approx models are "
-                                   "calibrated first, levels 0), or FGSM-RS adversarial training with --at-eps "
-                                   "(2 epochs from --init, lr 5e-4; the thesis used 1/255). Validates and "
+                       description="From scratch with the thesis author's recipe (128 epochs, batch 128, SGD lr 0.1, "
+                                   "momentum 0.9, wd 5e-4, x0.1 at epochs 64 and 96, crop + flip, a fixed 45,000 / "
+                                   "5,000 train / validation split, the best-validation checkpoint kept; exec quant = "
+                                   "QAT); fine-tune from --init (2 epochs at a constant lr 5e-4; approx models are "
+                                   "calibrated first, levels 0); or FGSM-RS adversarial training with --at-eps (2 "
+                                   "epochs from --init at a constant lr 5e-4; the thesis used 1/255). Validates and "
                                    "checkpoints every epoch; --resume continues a killed run; OUT.json records the "
-                                   "config, code version and accuracy.")
+                                   "recipe, seed, hardware, wall time and accuracies (validation; test at the end).")
     t.add_argument("--arch", required=True, help="resnet8 | resnet20 | resnet32 | resnet56")
     t.add_argument("--exec", default="float", help="execution type: float | quant | approx (alias transaxx)")
+    t.add_argument("--activation", default="relu",
+                   help="relu (the thesis's: ReLU of the fake-quantized input in quant) or pact (MARLIN's learnable "
+                        "clip); default relu")
     t.add_argument("--init", help="start from this checkpoint (any execution type's parameters)")
-    t.add_argument("--epochs", type=int, help="epochs (default 200 from scratch, 2 with --init or --at-eps)")
-    t.add_argument("--lr", type=float, help="peak learning rate (default 0.1 from scratch, 5e-4 otherwise)")
-    t.add_argument("--schedule", default="multistep", choices=["multistep", "cyclic"],
-                   help="multistep (x0.1 at 50/75/90%% of the epochs) or MARLIN's triangular cyclic LR")
-    t.add_argument("--at-eps", help="adversarial training with FGSM-RS at this eps (e.g. 1/255)")
+    t.add_argument("--epochs", type=int, help="epochs (default 128 from scratch, 2 with --init)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default 0.1 from scratch, 5e-4 with --init)")
+    t.add_argument("--schedule",
+                   help="multistep (x0.1 at 50%% and 75%% of the epochs; default from scratch), multistep3 "
+                        "(x0.1 at 50/75/90%%), cyclic (MARLIN's triangular LR) or constant (default with --init)")
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    t.add_argument("--weight-decay", type=float, default=5e-4, help="SGD weight decay (default 5e-4)")
+    t.add_argument("--at-eps", help="adversarial training with FGSM-RS at this eps (e.g. 1/255); needs --init")
     t.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
-    t.add_argument("--subset", type=int, help="train on the first N training images only")
-    t.add_argument("--val-subset", type=int, help="validate on the first N test images only")
+    t.add_argument("--keep", choices=("best", "last"),
+                   help="which epoch's weights to write: best validation accuracy (default from scratch) or last "
+                        "(default with --init)")
+    t.add_argument("--subset", type=int, help="train on the first N images of the training split only")
+    t.add_argument("--val-images", type=int, default=5000,
+                   help="validation images held out of the training set by a fixed split (default 5000)")
+    t.add_argument("--test-images", type=int, help="final test accuracy on the first N test images (default all)")
+    t.add_argument("--precision", default="fp32",
+                   help="fp32 (default) or bf16 autocast for the training steps (CPUs with native bf16 only)")
+    t.add_argument("--no-compile", action="store_true", help="train eagerly (default: torch.compile)")
     add_calib_images(t, "for approx models")
-    add_seed(t)
+    add_seed(t, default=42)
     add_data(t)
     t.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
     add_quiet(t)
@@ -38,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from experiments.parsing import parse_eps
     from experiments.train import TrainConfig, train
 
-    cfg = TrainConfig(arch=args.arch, exec_type=args.exec, epochs=args.epochs, lr=args.lr, schedule=args.schedule,
+    cfg = TrainConfig(arch=args.arch, exec_type=args.exec, activation=args.activation, epochs=args.epochs, lr=args.lr,
+                      schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
                       batch_size=args.batch_size, at_eps=parse_eps(args.at_eps) if args.at_eps else None,
-                      init=args.init, subset=args.subset, val_subset=args.val_subset, calib_images=args.calib_images,
-                      seed=args.seed, data_dir=args.data)
+                      init=args.init, keep=args.keep, subset=args.subset, val_images=args.val_images,
+                      test_images=args.test_images, precision=args.precision, compile=not args.no_compile,
+                      calib_images=args.calib_images, seed=args.seed, data_dir=args.data)
     train(cfg, args.out, resume=args.resume, progress=not args.quiet)
     return 0

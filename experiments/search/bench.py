@@ -99,7 +99,7 @@ def bench_device(device: torch.device, depth: int, images: int, evals: int, axx_
     return row
 
 
-def run(depth: int = 32, images: int = 1000, evals: int = 5, axx_levels: int = 50, batch: int = 500,
+def run(depth: int = 32, images: int = 1000, evals: int = 5, axx_levels: int = 50, batch: int = 100,
         ckpt: str | None = None, data_dir: str | None = None, devices: str = "all", out: str | None = None,
         log=print) -> dict:
 

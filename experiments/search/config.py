@@ -17,12 +17,13 @@ class SearchConfig:
     gens: int = 30
     crossover: float = 0.8
     mutation: float = 0.8
+    operators: str = "thesis"   # thesis: single-point crossover + PM eta 3 | sbx: SBX + PM eta 20
     n_images: int | None = None
     objectives: tuple = ("adv", "std")
-    seed: int = 0
+    seed: int = 1            # the author's
     data_dir: str | None = None
     calib_images: int = 5000
-    batch_size: int = 500
+    batch_size: int = 100    # the thesis's evaluation batch
     device: str = "auto"     # where genomes are evaluated: auto (cuda if present), cpu, cuda, cuda:1 ...
 
     def check(self) -> "SearchConfig":
@@ -33,6 +34,10 @@ class SearchConfig:
         bad = [o for o in self.objectives if o not in OBJECTIVES]
         if bad or not {"adv", "std"} & set(self.objectives):
             raise ValueError(f"objectives must be among {', '.join(OBJECTIVES)}, got {list(self.objectives)}")
+        if self.operators not in ("thesis", "sbx"):
+            raise ValueError(f"unknown operators {self.operators!r}; choose thesis or sbx")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         if self.pop < 2 or self.gens < 1:
             raise ValueError("population must be >= 2 and generations >= 1")
         resolve_device(self.device)

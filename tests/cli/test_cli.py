@@ -101,3 +101,24 @@ def test_bench_search_cli(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main(["bench-search", "--device", "cuda"]) == 2
         assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--at-eps", "1/255"], "--at-eps needs --init"),
+    (["--batch-size", "0"], "batch size must be >= 1"),
+    (["--schedule", "cosine"], "unknown schedule 'cosine'"),
+    (["--activation", "gelu"], "unknown activation 'gelu'"),
+])
+def test_train_bad_input_is_one_clear_line_and_no_file(tmp_path, args, msg):
+    out = tmp_path / "m.pt"
+    p = run("train", "--arch", "resnet8", "--out", str(out), *args)
+    assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_train_bf16_without_native_bf16_is_refused(tmp_path):
+    import torch
+    if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+        pytest.skip("this CPU has native bf16")
+    p = run("train", "--arch", "resnet8", "--precision", "bf16", "--out", str(tmp_path / "m.pt"))
+    assert p.returncode == 2 and "needs a CPU with native bf16" in p.stderr and not list(tmp_path.iterdir())

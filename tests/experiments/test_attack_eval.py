@@ -43,10 +43,11 @@ def test_attack_names():
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("pipe")
     data = str(learnable_cifar(d / "cifar", n=100))
-    train(TrainConfig(arch="resnet8", exec_type="float", epochs=6, lr=0.05, batch_size=50, subset=500, data_dir=data),
+    small = dict(batch_size=50, val_images=50, compile=False, data_dir=data)
+    train(TrainConfig(arch="resnet8", exec_type="float", epochs=6, lr=0.05, subset=500, **small),
           d / "f.pt", progress=False, log=lambda *a: None)
-    train(TrainConfig(arch="resnet8", exec_type="quant", init=str(d / "f.pt"), epochs=1, lr=0.01, batch_size=50,
-                      subset=200, data_dir=data), d / "q.pt", progress=False, log=lambda *a: None)
+    train(TrainConfig(arch="resnet8", exec_type="quant", init=str(d / "f.pt"), epochs=1, lr=0.01, subset=200, **small),
+          d / "q.pt", progress=False, log=lambda *a: None)
     return d, data
 
 
@@ -91,6 +92,26 @@ def test_transfer_and_adaptive_attacks(trained, tmp_path):
     assert labels[("float", False)] == "white-box" and labels[("quant", False)] == "partial white-box"
     assert labels[("quant", True)] == "white-box"         # adaptive, on this very victim
     assert labels[("float", True)] == "partial white-box"  # quant-params attack seen by a float-params victim
+
+
+def test_batch_size_is_the_thesis_and_part_of_the_skip_key(trained, tmp_path):
+    """quant outputs depend on the batch: attacks and evaluations default to the thesis's 100, record it,
+    and redo the work when it changes."""
+    import json
+    d, data = trained
+    quiet = dict(data_dir=data, log=lambda *a: None)
+    run_attack(d / "q.pt", "quant", "fgsm", tmp_path / "a.pt", n=40, progress=False, **quiet)
+    assert json.loads((tmp_path / "a.pt.json").read_text())["config"]["batch_size"] == 100
+    said = []
+    run_attack(d / "q.pt", "quant", "fgsm", tmp_path / "a.pt", n=40, progress=False, data_dir=data, log=said.append)
+    assert "skipped" in said[0]
+    said.clear()
+    run_attack(d / "q.pt", "quant", "fgsm", tmp_path / "a.pt", n=40, batch_size=20, progress=False, data_dir=data,
+               log=said.append)
+    assert not any("skipped" in m for m in said)
+    assert json.loads((tmp_path / "a.pt.json").read_text())["config"]["batch_size"] == 20
+    rows = run_eval([d / "q.pt"], ["quant"], [tmp_path / "a.pt"], **quiet)
+    assert rows[0]["batch_size"] == 100
 
 
 def test_advset_of_another_dataset_refused(trained, tmp_path):

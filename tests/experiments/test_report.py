@@ -39,6 +39,20 @@ def test_report_from_small_results(tmp_path):
     assert "| Partial white-box | 40.0% (n=1) | - |" in text
     assert "| White-box (adaptive) | 5.0% (n=1) | - |" in text
     assert "### resnet20 under FGSM" in text and "| Black-box | 50.0% (n=1) | - |" in text
+    main, _, beyond = text.partition("### resnet8 under FGSM (eps 8/255): beyond the thesis's cells")
+    assert "adaptive" not in main.split("### resnet8")[-1] and "| White-box (adaptive) | 5.0% (n=1) | - |" in beyond
+
+
+def test_summary_cells_average_only_what_the_thesis_averages(tmp_path):
+    """Tables 5.2-5.6 average level-0 rows under sets from non-AT sources; an AT source or another level
+    goes to the separate table and leaves the thesis's cell unchanged."""
+    rows = [_row(adv_acc=0.1), _row(source_at=True, adv_acc=0.9), _row(levels=50, adv_acc=0.7),
+            _row(levels="[0, 0, 0]", victim_exec="approx", adv_acc=0.3)]
+    write_rows(rows, tmp_path / "r.csv")
+    text = make_report([tmp_path / "r.csv"], tmp_path / "out").read_text()
+    main, _, beyond = text.partition(": beyond the thesis's cells")
+    assert "| White-box | 20.0% (n=2) | - |" in main
+    assert "| White-box, AT source | 90.0% (n=1) | - |" in beyond and "| White-box, levels 50 | 70.0% (n=1) | - |" in beyond
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs == ["fgsm_a__resnet20.png", "fgsm_a__resnet8.png", "fgsm_adaptive__resnet8.png"]
     assert all((tmp_path / "out" / p).stat().st_size > 5000 for p in pngs)

@@ -21,7 +21,8 @@ from helpers import learnable_cifar
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("search")
     data = str(learnable_cifar(d / "cifar", n=80))
-    q = lambda **kw: TrainConfig(arch="resnet8", batch_size=50, subset=400, data_dir=data, calib_images=100, **kw)
+    q = lambda **kw: TrainConfig(arch="resnet8", batch_size=50, subset=400, data_dir=data, calib_images=100,  # noqa: E731
+                                 val_images=40, compile=False, **kw)
     train(q(exec_type="quant", epochs=4, lr=0.05), d / "q.pt", progress=False, log=lambda *a: None)
     train(q(exec_type="approx", init=str(d / "q.pt"), epochs=1), d / "a.pt", progress=False, log=lambda *a: None)
     run_attack(d / "q.pt", "quant", "fgsm", d / "fgsm.pt", n=40, data_dir=data, progress=False, log=lambda *a: None)
@@ -148,3 +149,26 @@ def test_bench_search_projection(setup, tmp_path):
     assert json.loads((tmp_path / "b.json").read_text())["rows"][0]["seconds_per_evaluation"] == sec
     with pytest.raises(ValueError, match="1..255"):
         search_bench.run(axx_levels=0, log=lambda *a: None)
+
+
+def test_nsga2_operators_are_the_thesis_code_s():
+    """The author's nsga2.py: integer sampling, single-point crossover (p 0.8) and polynomial mutation
+    (p 0.8, eta 3), both with rounding repair, seed 1, batch 100; SBX stays selectable."""
+    from pymoo.operators.crossover.pntx import SinglePointCrossover
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.operators.sampling.rnd import IntegerRandomSampling
+
+    from experiments.search.algorithm import make_algorithm
+
+    cfg = SearchConfig(victim="v.pt", advset="a.pt")
+    assert (cfg.seed, cfg.batch_size, cfg.crossover, cfg.mutation) == (1, 100, 0.8, 0.8)
+    alg = make_algorithm(cfg)
+    assert isinstance(alg.initialization.sampling, IntegerRandomSampling)
+    cx, mut = alg.mating.crossover, alg.mating.mutation
+    assert isinstance(cx, SinglePointCrossover) and cx.prob.value == 0.8 and isinstance(cx.repair, RoundingRepair)
+    assert mut.eta.value == 3.0 and mut.prob.value == 0.8 and isinstance(mut.repair, RoundingRepair)
+    sbx = make_algorithm(SearchConfig(victim="v.pt", advset="a.pt", operators="sbx"))
+    assert isinstance(sbx.mating.crossover, SBX)
+    with pytest.raises(ValueError, match="unknown operators 'blx'"):
+        SearchConfig(victim="v.pt", advset="a.pt", operators="blx").check()

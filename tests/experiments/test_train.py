@@ -1,13 +1,17 @@
-"""Training: loss goes down in every execution type, FGSM-RS semantics, resume == uninterrupted,
-skip when the artifact matches, bad input."""
+"""Training: loss goes down in every execution type, the thesis's recipe (schedule, split, best-validation
+checkpoint, sidecar), FGSM-RS semantics, resume == uninterrupted, compiled == eager, skip when the
+artifact matches, bad input."""
 import json
 
 import pytest
 import torch
 
 from experiments.checkpoints import load_model
-from experiments.train import TrainConfig, augment, lr_at, train
+from experiments.train import TrainConfig, augment, lr_at, split, train
 from helpers import learnable_cifar
+
+QUIET = dict(progress=False, log=lambda *a: None)
+SMALL = dict(batch_size=50, val_images=50, compile=False)  # tiny data; compiling costs more than it saves here
 
 
 @pytest.fixture(scope="module")
@@ -15,15 +19,29 @@ def data(tmp_path_factory):
     return str(learnable_cifar(tmp_path_factory.mktemp("cifar"), n=60))
 
 
+@pytest.fixture(scope="module")
+def base(data, tmp_path_factory):
+    """Standard float parameters, the start of every fine-tune and adversarial training."""
+    out = tmp_path_factory.mktemp("base") / "f.pt"
+    train(TrainConfig(arch="resnet8", epochs=1, lr=0.05, subset=100, data_dir=data, **SMALL), out, **QUIET)
+    return str(out)
+
+
 @pytest.mark.parametrize("exec_type", ["float", "quant", "approx"])
 def test_loss_goes_down(data, tmp_path, exec_type):
-    cfg = TrainConfig(arch="resnet8", exec_type=exec_type, epochs=4, lr=0.05, batch_size=50, subset=200,
-                      data_dir=data, calib_images=100)
+    cfg = TrainConfig(arch="resnet8", exec_type=exec_type, epochs=4, lr=0.05, subset=200, data_dir=data,
+                      calib_images=100, **SMALL)
     meta = train(cfg, tmp_path / "m.pt", progress=False, log=lambda *a: None)
     losses = [h["train_loss"] for h in meta["history"]]
     assert losses[-1] < losses[0], losses
     side = json.loads((tmp_path / "m.pt.json").read_text())
     assert side["config"]["exec_type"] == exec_type and side["code_version"] and "test_accuracy" in side
+    # the whole recipe, the seed, the hardware and the wall time
+    rec = side["config"]
+    assert (rec["epochs"], rec["lr"], rec["schedule"], rec["momentum"], rec["weight_decay"], rec["seed"]) == \
+        (4, 0.05, "multistep", 0.9, 5e-4, 42)
+    assert side["hardware"]["cpu"] and side["wall_time_s"] > 0 and side["val_images"] == 50
+    assert side["train_images"] == 200 and side["test_images"] == 60 and side["activation"] == "relu"
     assert not (tmp_path / "m.pt.state").exists()
     m = load_model(tmp_path / "m.pt", exec_type="float")  # any execution type loads it
     assert m.exec_type == "float"
@@ -52,9 +70,9 @@ def test_fgsm_rs_step_semantics():
     assert bool((d >= eps / 4 - 1e-6).all())
 
 
-def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch):
-    cfg = TrainConfig(arch="resnet8", exec_type="quant", epochs=2, lr=0.05, batch_size=50, subset=100,
-                      at_eps=2 / 255, data_dir=data)
+def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
+    cfg = TrainConfig(arch="resnet8", exec_type="quant", epochs=2, lr=0.05, subset=100, at_eps=2 / 255, init=base,
+                      data_dir=data, **SMALL)
     full = train(cfg, tmp_path / "a.pt", progress=False, log=lambda *a: None)
     # the same run killed after its first epoch: the validation of epoch 2 raises
     import experiments.train as tr
@@ -80,29 +98,130 @@ def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch):
 
 
 def test_skip_when_artifact_matches(data, tmp_path):
-    cfg = TrainConfig(arch="resnet8", epochs=1, lr=0.05, batch_size=50, subset=50, data_dir=data)
+    cfg = TrainConfig(arch="resnet8", epochs=1, lr=0.05, subset=50, data_dir=data, **SMALL)
     train(cfg, tmp_path / "m.pt", progress=False, log=lambda *a: None)
     said = []
     train(cfg, tmp_path / "m.pt", progress=False, log=said.append)
     assert said and "skipped" in said[0]
 
 
-def test_schedules_and_augment():
-    c = TrainConfig(arch="resnet8", epochs=100).resolved()
-    assert [lr_at(c, e, 0, 10) for e in (0, 50, 75, 90, 99)] == pytest.approx([0.1, 0.01, 0.001, 1e-4, 1e-4])
+def test_recipe_defaults_and_schedules():
+    """The author's recipe from scratch: 128 epochs, batch 128, SGD 0.1 / 0.9 / 5e-4, x0.1 at epochs 64 and
+    96, best validation kept; fine-tune and AT: 2 epochs at a constant 5e-4, last epoch kept."""
+    c = TrainConfig(arch="resnet8").resolved()
+    assert (c.epochs, c.batch_size, c.lr, c.momentum, c.weight_decay, c.keep, c.val_images) == \
+        (128, 128, 0.1, 0.9, 5e-4, "best", 5000)
+    assert [lr_at(c, e, 0, 10) for e in (0, 63, 64, 95, 96, 127)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3])
+    m3 = TrainConfig(arch="resnet8", epochs=100, schedule="multistep3").resolved()
+    assert [lr_at(m3, e, 0, 10) for e in (0, 50, 75, 90, 99)] == pytest.approx([0.1, 0.01, 0.001, 1e-4, 1e-4])
     cy = TrainConfig(arch="resnet8", epochs=10, schedule="cyclic").resolved()
     assert lr_at(cy, 5, 0, 10) == pytest.approx(0.1) and lr_at(cy, 0, 0, 10) == pytest.approx(1e-4)
-    ft = TrainConfig(arch="resnet20", init="x.pt").resolved()
-    assert (ft.epochs, ft.lr) == (2, 5e-4)
-    x = torch.rand(8, 3, 32, 32)
+    for ft in (TrainConfig(arch="resnet20", init="x.pt").resolved(),
+               TrainConfig(arch="resnet20", init="x.pt", at_eps=1 / 255).resolved()):
+        assert (ft.epochs, ft.lr, ft.keep) == (2, 5e-4, "last")
+        assert [lr_at(ft, e, s, 10) for e in (0, 1) for s in (0, 9)] == [5e-4] * 4  # constant: no drop in epoch 2
+
+
+def test_fixed_train_validation_split():
+    tr, val = split(50_000, 5_000)
+    assert len(tr) == 45_000 and len(val) == 5_000 and len(set(tr.tolist()) | set(val.tolist())) == 50_000
+    torch.manual_seed(123)  # the training seed does not move it
+    tr2, val2 = split(50_000, 5_000)
+    assert torch.equal(val, val2) and torch.equal(tr, tr2)
+    with pytest.raises(ValueError, match="leaves no training images"):
+        split(100, 100)
+
+
+def test_augment_on_uint8_batches():
+    x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
     a = augment(x, torch.Generator().manual_seed(0))
-    assert a.shape == x.shape and not torch.equal(a, x)
+    assert a.dtype == torch.uint8 and a.shape == x.shape and not torch.equal(a, x)
+    # every output is a 32x32 window of the zero-padded image, maybe mirrored
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(8):
+        wins = [padded[i, :, dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+        assert any(torch.equal(a[i], w) or torch.equal(a[i], w.flip(2)) for w in wins)
+    # the same as on float images
+    assert torch.equal(augment(x.float(), torch.Generator().manual_seed(0)), a.float())
+
+
+def test_best_validation_checkpoint_is_kept(data, tmp_path, monkeypatch):
+    import copy
+
+    import experiments.train as tr
+    real, seen, scores = tr.evaluate, [], iter([0.5, 0.9, 0.7])
+
+    def scripted(model, x, y, batch_size):
+        if len(x) == 50:  # the validation split: remember the weights, report a scripted accuracy
+            seen.append(copy.deepcopy(model.state_dict()))
+            return next(scores)
+        return real(model, x, y, batch_size)
+
+    monkeypatch.setattr(tr, "evaluate", scripted)
+    meta = train(TrainConfig(arch="resnet8", epochs=3, lr=0.05, subset=100, data_dir=data, **SMALL), tmp_path / "m.pt",
+                 **QUIET)
+    assert meta["kept_epoch"] == 2 and meta["val_accuracy"] == 0.9
+    got = torch.load(tmp_path / "m.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(got[k], seen[1][k]) for k in got) and not all(torch.equal(got[k], seen[2][k]) for k in got)
+
+
+def test_fgsm_rs_perturbation_uses_batch_statistics():
+    """Wong et al. compute the perturbation with the model in training mode, BatchNorm included."""
+    from emulator import resnet
+    from experiments.train import _fgsm_rs, _Step
+
+    model = resnet(8, "quant").train()
+    modes = []
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.register_forward_pre_hook(lambda mod, inp: modes.append(mod.training))
+    attack = _fgsm_rs(model, _Step(model, False, print), 2 / 255)
+    x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    adv = attack(x, y)
+    assert modes and all(modes) and model.training
+    assert float((adv - x).abs().max()) <= 2 / 255 + 1e-6 and not torch.equal(adv, x)
+
+
+@pytest.mark.parametrize("exec_type", ["float", "quant"])
+def test_compiled_equals_eager(exec_type):
+    """torch.compile changes the arithmetic's order only: the loss agrees to float tolerance, and the
+    gradients differ from eager's by no more than eager float32's differ from float64's (a quant network's
+    rounding makes its gradients sensitive to the last bit of any reordering)."""
+    from emulator import resnet
+    from experiments.train import _Step
+
+    torch.manual_seed(0)
+    model = resnet(8, exec_type).train()
+    x, y = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    said = []
+
+    def run(fn, xb):
+        model.zero_grad()
+        loss = torch.nn.functional.cross_entropy(fn(xb), y)
+        loss.backward()
+        return loss.detach().double(), [p.grad.detach().double().clone() for p in model.parameters()]
+
+    eager = run(_Step(model, False, said.append), x)
+    compiled = run(_Step(model, True, said.append), x)
+    model.double()
+    exact = run(model, x.double())
+    model.float()
+    assert not said  # compiled without falling back to eager
+
+    def rel(a, b):
+        return max(float((p - q).norm() / q.norm()) for p, q in zip(a[1], b[1]))
+
+    assert torch.allclose(compiled[0], eager[0], rtol=1e-4)
+    assert rel(compiled, eager) <= max(1e-4, 2 * rel(eager, exact))
 
 
 @pytest.mark.parametrize("kw,msg", [
     ({"arch": "resnet18"}, "choose one of resnet8, resnet20, resnet32, resnet56"),
     ({"arch": "resnet8", "exec_type": "int4"}, "choose one of float, quant, approx"),
-    ({"arch": "resnet8", "at_eps": 2.0}, r"--at-eps must be in \(0, 1\]"),
+    ({"arch": "resnet8", "init": "x.pt", "at_eps": 2.0}, r"--at-eps must be in \(0, 1\]"),
+    ({"arch": "resnet8", "at_eps": 1 / 255}, "--at-eps needs --init"),
+    ({"arch": "resnet8", "batch_size": 0}, "batch size must be >= 1"),
+    ({"arch": "resnet8", "schedule": "cosine"}, "unknown schedule 'cosine'"),
+    ({"arch": "resnet8", "activation": "gelu"}, "unknown activation 'gelu'"),
 ])
 def test_bad_config(kw, msg):
     with pytest.raises(ValueError, match=msg):
@@ -110,10 +229,23 @@ def test_bad_config(kw, msg):
 
 
 def test_checkpoint_of_another_arch(data, tmp_path):
-    cfg = TrainConfig(arch="resnet8", epochs=1, lr=0.05, batch_size=50, subset=50, data_dir=data)
+    cfg = TrainConfig(arch="resnet8", epochs=1, lr=0.05, subset=50, data_dir=data, **SMALL)
     train(cfg, tmp_path / "m.pt", progress=False, log=lambda *a: None)
     with pytest.raises(ValueError, match="is resnet8, not resnet20"):
         load_model(tmp_path / "m.pt", arch="resnet20")
     with pytest.raises(ValueError, match="checkpoint is resnet8 but the model is resnet20"):
-        train(TrainConfig(arch="resnet20", init=str(tmp_path / "m.pt"), epochs=1, subset=50, data_dir=data),
+        train(TrainConfig(arch="resnet20", init=str(tmp_path / "m.pt"), epochs=1, subset=50, data_dir=data, **SMALL),
               tmp_path / "n.pt", progress=False, log=lambda *a: None)
+    with pytest.raises(ValueError, match="trained with the relu activation but the model uses pact"):
+        train(TrainConfig(arch="resnet8", init=str(tmp_path / "m.pt"), activation="pact", epochs=1, subset=50,
+                          data_dir=data, **SMALL), tmp_path / "p.pt", progress=False, log=lambda *a: None)
+    assert not (tmp_path / "p.pt").exists()
+
+
+def test_bf16_needs_a_cpu_with_native_bf16():
+    from experiments.machine import native_bf16
+    if native_bf16():
+        assert TrainConfig(arch="resnet8", precision="bf16").resolved().precision == "bf16"
+    else:
+        with pytest.raises(ValueError, match="needs a CPU with native bf16"):
+            TrainConfig(arch="resnet8", precision="bf16").resolved()

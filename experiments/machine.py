@@ -1,0 +1,27 @@
+"""What this machine offers, for routes that depend on it and for the record next to every timing."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from emulator.engines.build import cpu_id
+
+
+def native_bf16() -> bool:
+    """bf16 arithmetic in hardware (AVX512-BF16 or AMX); elsewhere torch emulates it, slower than fp32."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def hardware() -> dict:
+    """The CPU (and what it allows), cores, torch's threads and version, the GPU if any."""
+    hw = {"cpu": cpu_id(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
+          "avx512_vnni": bool(torch.cpu._is_vnni_supported()), "native_bf16": native_bf16(),
+          "amx": bool(torch.cpu._is_amx_tile_supported()), "torch_threads": torch.get_num_threads(),
+          "torch": torch.__version__}
+    if torch.cuda.is_available():
+        hw["gpu"] = torch.cuda.get_device_name()
+    return hw
+
+
+__all__ = ["hardware", "native_bf16"]
