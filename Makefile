@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts test test-all demo demo-search bench bench-search bench-sweep lint-rtl hdl clean
+.PHONY: venv luts test test-all demo demo-search bench bench-search bench-train bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -40,6 +40,10 @@ bench: venv
 ## Genome evaluations of the NSGA-II search (ResNet-32), projected to the thesis's 50 x 30 x 20,000-image search
 bench-search: venv
 	mkdir -p build && $(BIN)/axx bench-search --json build/bench_search.json
+
+## Training steps per second (ResNet-8/20/32/56 x float/quant x eager/compiled...), projected zoo training time
+bench-train: venv
+	mkdir -p build && $(BIN)/axx bench-train --json build/bench_train.json
 
 ## Time the exhaustive sweep + verification on both simulators
 bench-sweep: venv

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .compiled import compiled
 from .data import to_float
 
 
@@ -11,13 +12,14 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     models (dynamic per-tensor scales): 100 is the thesis's."""
     was = model.training
     model.eval()
+    fwd = compiled(model) if getattr(model, "exec_type", None) == "quant" else model  # fused quantizers
     correct = 0
     dev = next(model.parameters()).device  # batches go where the model is (no-op when already there)
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size].to(dev)
             xb = to_float(xb) if xb.dtype == torch.uint8 else xb
-            correct += int((model(xb).argmax(1) == y[i:i + batch_size].to(dev)).sum())
+            correct += int((fwd(xb).argmax(1) == y[i:i + batch_size].to(dev)).sum())
     model.train(was)
     return correct / max(1, len(x))
 

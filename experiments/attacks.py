@@ -11,6 +11,7 @@ import torch
 from .accuracy import evaluate
 from .advsets import dataset_fingerprint, save_advset
 from .checkpoints import ckpt_meta, prepare_model
+from .compiled import compiled
 from .data import load_cifar10, to_float
 from .provenance import matches, read_sidecar
 
@@ -44,10 +45,11 @@ def make_attack(model: torch.nn.Module, name: str, **params):
 
 def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, batch_size: int = 100,
              progress: bool = True, **params) -> torch.Tensor:
-    """Adversarial versions of [0, 1] images (float32), batch by batch."""
+    """Adversarial versions of [0, 1] images (float32), batch by batch; quant models through torch.compile
+    (the gradients through their quantizers are the attack's hot loop)."""
     from tqdm import tqdm
     model.eval()
-    atk = make_attack(model, attack, **params)
+    atk = make_attack(compiled(model) if getattr(model, "exec_type", None) == "quant" else model, attack, **params)
     out = torch.empty_like(images, dtype=torch.float32)
     for i in tqdm(range(0, len(images), batch_size), desc=f"{attack}", leave=False, disable=None if progress else True):
         out[i:i + batch_size] = atk(images[i:i + batch_size].float(), labels[i:i + batch_size])

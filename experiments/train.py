@@ -27,6 +27,7 @@ from emulator import calibrate, load_state, resnet
 from emulator.layers import check_activation, check_exec_type
 
 from .accuracy import evaluate
+from .compiled import Compiled
 from .data import load_cifar10, to_float
 from .parsing import parse_arch
 from .machine import hardware, native_bf16
@@ -132,40 +133,13 @@ def split(n: int, val_images: int) -> tuple[torch.Tensor, torch.Tensor]:
     return perm[val_images:], perm[:val_images]
 
 
-class _Step:
-    """The model's forward for training steps: torch.compile'd unless disabled or it fails (then one
-    line and eager from there on); approx models stay eager (their LUT engines run outside torch)."""
-
-    def __init__(self, model: torch.nn.Module, enabled: bool, log):
-        self.model, self.log = model, log
-        self.compiled = torch.compile(model) if enabled and model.exec_type != "approx" else None
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.compiled is not None:
-            try:
-                return self.compiled(x)
-            except Exception as e:  # noqa: BLE001  (any compiler failure: the eager model is the same function)
-                first = (str(e).strip().splitlines() or [""])[0][:200]
-                self.log(f"torch.compile failed ({type(e).__name__}: {first}); training eagerly")
-                self.compiled = None
-        return self.model(x)
-
-
-def _fgsm_rs(model: torch.nn.Module, step: _Step, eps: float):
+def _fgsm_rs(step: Compiled, eps: float):
     """FGSM-RS (Wong et al. 2020) with torchattacks.FFGSM: uniform start in [-eps, eps], one signed
     gradient step of 1.25 eps, projection; computed with BatchNorm in training mode (batch
     statistics), as their code does (torchattacks would otherwise put BatchNorm in eval mode)."""
     import torchattacks
 
-    class _Forward(torch.nn.Module):  # torchattacks calls model(x) and model.train()/eval()
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            return step(x)
-
-    attack = torchattacks.FFGSM(_Forward(), eps=eps, alpha=1.25 * eps)
+    attack = torchattacks.FFGSM(step, eps=eps, alpha=1.25 * eps)
     attack.set_model_training_mode(model_training=True, batchnorm_training=True)
     return attack
 
@@ -195,8 +169,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         model.set_levels(0)
         calibrate(model, to_float(xtr[:c.calib_images]))
     opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-    step = _Step(model, c.compile, log)
-    attack = _fgsm_rs(model, step, c.at_eps) if c.at_eps is not None else None
+    step = Compiled(model, c.compile, log)
+    attack = _fgsm_rs(step, c.at_eps) if c.at_eps is not None else None
     state_path = Path(str(out) + ".state")
     start, history, best, seconds = 0, [], None, 0.0
     if resume and state_path.is_file():

@@ -1,3 +1,4 @@
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -10,6 +11,9 @@ for p in (REPO, TESTS):  # the packages, and helpers.py for the tests in every s
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 VENV_BIN = Path(sys.executable).parent
+# torch.compile costs seconds per model and shape, more than the tests' tiny workloads gain from it; the
+# compiled routes are tested against eager where it matters (tests that set AXX_COMPILE=1 themselves)
+os.environ.setdefault("AXX_COMPILE", "0")
 
 
 def have(sim: str) -> bool:

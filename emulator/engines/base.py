@@ -97,13 +97,18 @@ class Engine:
         the LUT convolution of the int8 weights `w`, times s_act * s_w, plus the float bias."""
         xi, sx = to_int8(x, act_amax)
         acc = self.conv(xi, w, lut, stride, padding, prepared=prepared)
-        y = acc.to(x.dtype) * (sx * w_scale).to(x.dtype)
-        if bias is not None:
-            y = y + bias.detach().view(1, -1, 1, 1)
-        return y
+        return dequantize(acc, sx * w_scale, bias, x.dtype)
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"
+
+
+def dequantize(acc: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
+    """int32 accumulators -> acc * s_act * s_w (+ the float bias)."""
+    y = acc.to(dtype) * scale.to(dtype)
+    if bias is not None:
+        y = y + bias.detach().view(1, -1, 1, 1)
+    return y
 
 
 REGISTRY: dict[str, Engine] = {}

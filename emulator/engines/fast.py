@@ -33,12 +33,13 @@ kernel quantize the float activations and dequantize its output in the same pass
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 import torch.nn.functional as F
 
-from ..quant import quant_scale
-from .base import Engine, _pair, check_inputs, register
+from ..quant import quant_scale, to_int8
+from .base import Engine, _pair, check_inputs, dequantize, register
 from .build import load, workspace
 from .decomposition import Decomposition, decompose, decomposition_for  # noqa: F401  (part of this engine's API)
 
@@ -273,8 +274,38 @@ def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch._int_mm(a, b)
 
 
+_ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "int_mm": the faster CPU route, timed once per process
+
+
+def _best_of_two(fn) -> float:
+    ts = []
+    for _ in range(2):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def cpu_route(key: tuple, vnni, int_mm) -> str:
+    """Which CPU route runs a layer shape: 'int_mm' without VNNI; with it, the faster of the two, timed
+    once (best of two runs each, after the first call's warm-up) and cached per shape. Both are bit-exact,
+    so the choice changes only the speed: on CPUs with AMX oneDNN's int8 GEMM may beat the VNNI kernel.
+    AXX_FAST_ROUTE=vnni|int_mm fixes the choice."""
+    if not vnni_available():
+        return "int_mm"
+    forced = os.environ.get("AXX_FAST_ROUTE")
+    if forced in ("vnni", "int_mm"):
+        return forced
+    route = _ROUTES.get(key)
+    if route is None:
+        vnni(), int_mm()  # warm-up: workspaces, packed weights, oneDNN's kernel selection
+        route = _ROUTES[key] = "vnni" if _best_of_two(vnni) <= _best_of_two(int_mm) else "int_mm"
+    return route
+
+
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0,
-         prepared: PreparedWeights | None = None) -> torch.Tensor:
+         prepared: PreparedWeights | None = None, route: str | None = None) -> torch.Tensor:
+    """route: None picks per shape (cpu_route); 'int_mm' or 'vnni' forces one."""
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding, contiguous=False)
     w = w.contiguous()
     dec = prepared.dec if prepared is not None else decomposition_for(lut)
@@ -282,17 +313,26 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
         raise ValueError("this LUT does not decompose exactly; use engine 'c', 'cuda' or 'reference'")
     if prepared is None or prepared.shape != tuple(w.shape):
         prepared = prepare(w, dec)
-    if x.device.type == "cpu" and (dec.int8 or dec.exact) and vnni_available():
-        return conv_vnni(x, prepared, s, p)
+    if x.device.type == "cpu" and (dec.int8 or dec.exact) and route != "int_mm":
+        if route == "vnni" or cpu_route(("acc", tuple(x.shape), prepared.shape, s, p, dec.planes),
+                                        lambda: conv_vnni(x, prepared, s, p),
+                                        lambda: _conv_int_mm(x, prepared, s, p, oh, ow)) == "vnni":
+            return conv_vnni(x, prepared, s, p)
+    return _conv_int_mm(x, prepared, s, p, oh, ow)
+
+
+def _conv_int_mm(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: int) -> torch.Tensor:
+    """im2col of the planes + one GEMM (torch._int_mm, or float64 for tables whose terms exceed int8)."""
+    dec = prepared.dec
     x = x.contiguous()
-    n, o = x.shape[0], w.shape[0]
-    a, corr = _operands(x, dec, w.shape[2], w.shape[3], s, p, oh, ow)
+    n, (o, _, kh, kw) = x.shape[0], prepared.shape
+    a, corr = _operands(x, dec, kh, kw, s, p, oh, ow)
     if dec.int8 or dec.exact:
         out = _mm_int8(a, prepared.B)
         if corr is not None:
             # box sum of the per-pixel correction over each receptive field (zero padding), exact in
             # float32: |sum| <= KH*KW*C*(P+1) << 2^24
-            ones = torch.ones(1, 1, w.shape[2], w.shape[3], device=x.device)
+            ones = torch.ones(1, 1, kh, kw, device=x.device)
             box = F.conv2d(corr[:, None].float(), ones, stride=s, padding=p)
             out = out + 128 * box.reshape(-1, 1).to(torch.int32)
     else:
@@ -302,8 +342,8 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
 
 @register
 class FastEngine(Engine):
-    """The exact decomposition (tables that decompose only); on the CPU the VNNI kernel where the
-    CPU has AVX-512 VNNI, else im2col + torch._int_mm; on a GPU im2col + torch._int_mm."""
+    """The exact decomposition (tables that decompose only); on the CPU the VNNI kernel or im2col +
+    torch._int_mm, whichever is faster for the shape (cpu_route); on a GPU im2col + torch._int_mm."""
     name = "fast"
 
     def conv(self, x, w, lut, stride=1, padding=0, prepared=None):
@@ -316,13 +356,22 @@ class FastEngine(Engine):
         return prepare(w, decomposition_for(lut))
 
     def conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias=None, prepared=None):
-        # on the VNNI route, quantization and dequantization run fused into the kernel's two passes
-        # (the same values bit for bit: the fused-route test)
+        # the VNNI route fuses quantization and dequantization into the kernel's two passes (the same
+        # values bit for bit: the fused-route test); the library route quantizes, runs _int_mm, dequantizes
         if prepared is None:
             prepared = self.prepare(w, lut)
         dec = prepared.dec
         if x.device.type == "cpu" and x.dtype == torch.float32 and (dec.int8 or dec.exact) and vnni_available():
-            s = quant_scale(x, 8, act_amax)
-            return conv_vnni(x, prepared, stride, padding, act_scale=float(s), out_scale=float((1.0 / s) * w_scale),
-                             bias=bias)
+            def fused():
+                sx = quant_scale(x, 8, act_amax)
+                return conv_vnni(x, prepared, stride, padding, act_scale=float(sx),
+                                 out_scale=float((1.0 / sx) * w_scale), bias=bias)
+
+            def library():
+                xi, sx = to_int8(x, act_amax)
+                acc = conv(xi, w, lut, stride, padding, prepared=prepared, route="int_mm")
+                return dequantize(acc, sx * w_scale, bias, x.dtype)
+
+            key = ("float", tuple(x.shape), prepared.shape, _pair(stride), _pair(padding), dec.planes)
+            return fused() if cpu_route(key, fused, library) == "vnni" else library()
         return super().conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared)

@@ -216,3 +216,36 @@ def test_single_output_channel_and_int_mm_strides(marlin, fast_path):
     for level in (0, 1, 77):
         lut = marlin.table(level)
         assert torch.equal(fast.conv(x, w, lut), get_engine("reference").conv(x, w, lut))
+
+
+def test_cpu_route_is_the_faster_one_timed_once_per_shape(marlin, monkeypatch):
+    """With VNNI the engine times both CPU routes once per shape and keeps the faster (here made slow on
+    purpose, so no VNNI hardware is needed); the result is the same either way."""
+    import time as _time
+    monkeypatch.delenv("AXX_FAST_ROUTE")
+    monkeypatch.setattr(fast, "_VNNI", True)
+    monkeypatch.setattr(fast, "_ROUTES", {})
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 128, (2, 8, 6, 6), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (4, 8, 3, 3), dtype=torch.int8, generator=g)
+    lut = marlin.table(50)
+    ref = get_engine("reference").conv(x, w, lut, 1, 1)
+    real_int_mm, calls = fast._conv_int_mm, []
+
+    def slow(*a, **k):
+        calls.append(1)
+        _time.sleep(0.02)
+        return real_int_mm(*a, **k)
+
+    monkeypatch.setattr(fast, "conv_vnni", lambda x_, prep, s, p, **k: real_int_mm(x_, prep, s, p, 6, 6))
+    monkeypatch.setattr(fast, "_conv_int_mm", slow)
+    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref)
+    assert list(fast._ROUTES.values()) == ["vnni"] and len(calls) == 3  # warm-up + two timed runs
+    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and len(calls) == 3  # cached: not timed again
+    monkeypatch.setattr(fast, "_ROUTES", {})
+    monkeypatch.setattr(fast, "conv_vnni", lambda *a, **k: (_time.sleep(0.02), real_int_mm(*a[:4], 6, 6))[1])
+    monkeypatch.setattr(fast, "_conv_int_mm", real_int_mm)
+    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and list(fast._ROUTES.values()) == ["int_mm"]
+    monkeypatch.setattr(fast, "_VNNI", False)  # no VNNI: never timed
+    monkeypatch.setattr(fast, "_ROUTES", {})
+    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and not fast._ROUTES

@@ -41,6 +41,9 @@ def test_report_from_small_results(tmp_path):
     assert "### resnet20 under FGSM" in text and "| Black-box | 50.0% (n=1) | - |" in text
     main, _, beyond = text.partition("### resnet8 under FGSM (eps 8/255): beyond the thesis's cells")
     assert "adaptive" not in main.split("### resnet8")[-1] and "| White-box (adaptive) | 5.0% (n=1) | - |" in beyond
+    pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
+    assert pngs == ["fgsm_a__resnet20.png", "fgsm_a__resnet8.png", "fgsm_adaptive__resnet8.png"]
+    assert all((tmp_path / "out" / p).stat().st_size > 5000 for p in pngs)
 
 
 def test_summary_cells_average_only_what_the_thesis_averages(tmp_path):
@@ -53,9 +56,6 @@ def test_summary_cells_average_only_what_the_thesis_averages(tmp_path):
     main, _, beyond = text.partition(": beyond the thesis's cells")
     assert "| White-box | 20.0% (n=2) | - |" in main
     assert "| White-box, AT source | 90.0% (n=1) | - |" in beyond and "| White-box, levels 50 | 70.0% (n=1) | - |" in beyond
-    pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
-    assert pngs == ["fgsm_a__resnet20.png", "fgsm_a__resnet8.png", "fgsm_adaptive__resnet8.png"]
-    assert all((tmp_path / "out" / p).stat().st_size > 5000 for p in pngs)
 
 
 def test_report_rejects_foreign_csv(tmp_path):

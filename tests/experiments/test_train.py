@@ -168,13 +168,14 @@ def test_best_validation_checkpoint_is_kept(data, tmp_path, monkeypatch):
 def test_fgsm_rs_perturbation_uses_batch_statistics():
     """Wong et al. compute the perturbation with the model in training mode, BatchNorm included."""
     from emulator import resnet
-    from experiments.train import _fgsm_rs, _Step
+    from experiments.compiled import Compiled
+    from experiments.train import _fgsm_rs
 
     model = resnet(8, "quant").train()
     modes = []
     for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
         bn.register_forward_pre_hook(lambda mod, inp: modes.append(mod.training))
-    attack = _fgsm_rs(model, _Step(model, False, print), 2 / 255)
+    attack = _fgsm_rs(Compiled(model, enabled=False), 2 / 255)
     x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))
     adv = attack(x, y)
     assert modes and all(modes) and model.training
@@ -182,17 +183,19 @@ def test_fgsm_rs_perturbation_uses_batch_statistics():
 
 
 @pytest.mark.parametrize("exec_type", ["float", "quant"])
-def test_compiled_equals_eager(exec_type):
+def test_compiled_equals_eager(exec_type, monkeypatch):
     """torch.compile changes the arithmetic's order only: the loss agrees to float tolerance, and the
     gradients differ from eager's by no more than eager float32's differ from float64's (a quant network's
     rounding makes its gradients sensitive to the last bit of any reordering)."""
     from emulator import resnet
-    from experiments.train import _Step
+    from experiments.compiled import Compiled
 
+    monkeypatch.setenv("AXX_COMPILE", "1")
     torch.manual_seed(0)
     model = resnet(8, exec_type).train()
     x, y = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
     said = []
+    assert Compiled(model).active
 
     def run(fn, xb):
         model.zero_grad()
@@ -200,8 +203,8 @@ def test_compiled_equals_eager(exec_type):
         loss.backward()
         return loss.detach().double(), [p.grad.detach().double().clone() for p in model.parameters()]
 
-    eager = run(_Step(model, False, said.append), x)
-    compiled = run(_Step(model, True, said.append), x)
+    eager = run(Compiled(model, False, said.append), x)
+    compiled = run(Compiled(model, True, said.append), x)
     model.double()
     exact = run(model, x.double())
     model.float()
@@ -249,3 +252,26 @@ def test_bf16_needs_a_cpu_with_native_bf16():
     else:
         with pytest.raises(ValueError, match="needs a CPU with native bf16"):
             TrainConfig(arch="resnet8", precision="bf16").resolved()
+
+
+def test_quant_evaluation_and_attacks_run_compiled(monkeypatch):
+    """evaluate() and the attacks call quant models through torch.compile: the same predictions as eager
+    (up to the rare image whose logits a reordered rounding can swap) and the same perturbation budget."""
+    from emulator import resnet
+    from experiments.accuracy import evaluate
+    from experiments.attacks import generate
+    from experiments.compiled import compiled
+
+    monkeypatch.setenv("AXX_COMPILE", "1")
+    torch.manual_seed(0)
+    model = resnet(8, "quant").eval()
+    x = torch.rand(200, 3, 32, 32)
+    with torch.no_grad():
+        eager = model(x[:100]).argmax(1)
+        y = eager.clone()
+        assert compiled(model).active and compiled(model) is compiled(model)
+        agree = float((compiled(model)(x[:100]).argmax(1) == eager).float().mean())
+    assert agree >= 0.98
+    assert evaluate(model, x[:100], y) >= 0.98
+    adv = generate(model, x[:8], y[:8], "fgsm", batch_size=8, progress=False, eps=4 / 255)
+    assert float((adv - x[:8]).abs().max()) <= 4 / 255 + 1e-6 and not torch.equal(adv, x[:8])
