@@ -12,6 +12,11 @@ import os
 import torch
 
 
+# one process may compile many models (an evaluation matrix of 24 victims x 3 execution types): each new one
+# is a recompilation of the same forward, and past dynamo's default limit of 8 it would silently run eagerly
+torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 128)
+
+
 def compile_enabled() -> bool:
     return os.environ.get("AXX_COMPILE", "1") != "0"
 

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {title} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
     common = dict(arch="resnet8", subset=s["subset"], val_images=s["val"], test_images=s["n"], data_dir=args.data,
-                  batch_size=128, compile=False)  # ten short epochs: compiling would cost more than it saves
+                  batch_size=128, route="eager")  # ten short epochs: compiling would cost more than it saves
     step("standard training: float, quant (QAT), approx (fine-tuned from quant, all levels 0)")
     train(TrainConfig(exec_type="float", epochs=s["epochs"], **common), models / "resnet8_float.pt")
     train(TrainConfig(exec_type="quant", epochs=s["epochs"], **common), models / "resnet8_quant.pt")

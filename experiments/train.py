@@ -34,6 +34,7 @@ from .machine import hardware, native_bf16
 from .provenance import matches, read_sidecar, save_artifact
 
 SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
+ROUTES = ("auto", "eager", "compiled", "compiled-cl")  # compiled-cl: torch.compile on channels-last tensors
 PRECISIONS = ("fp32", "bf16")
 SPLIT_SEED = 42        # the fixed train / validation split (the author's seed)
 EVAL_BATCH = 100       # validation and test batch (the thesis's evaluation batch: quant scales depend on it)
@@ -58,7 +59,7 @@ class TrainConfig:
     test_images: int | None = None       # first N test images for the final number (None: all 10,000)
     calib_images: int = 5000             # approx models: calibration images (thesis: 5000)
     precision: str = "fp32"              # fp32 | bf16 (autocast, training steps only; CPUs with native bf16)
-    compile: bool = True                 # torch.compile the training steps (eager when compilation fails)
+    route: str = "auto"                  # auto (the fastest, timed at the start) | eager | compiled | compiled-cl
     seed: int = 42
     data_dir: str | None = None
     extra: dict = field(default_factory=dict)
@@ -88,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"--at-eps must be in (0, 1], got {c.at_eps}")
         if c.val_images < 1:
             raise ValueError(f"--val-images must be >= 1, got {c.val_images}")
+        if c.route not in ROUTES:
+            raise ValueError(f"unknown route {c.route!r}; choose one of {', '.join(ROUTES)}")
         if c.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {c.precision!r}; choose fp32 or bf16")
         if c.precision == "bf16" and not native_bf16():
@@ -133,6 +136,44 @@ def split(n: int, val_images: int) -> tuple[torch.Tensor, torch.Tensor]:
     return perm[val_images:], perm[:val_images]
 
 
+def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: torch.Tensor, log) -> str:
+    """c.route, or for auto the fastest of eager, compiled and compiled channels-last on this machine:
+    a few timed training steps each (forward, loss, backward) on a real batch, the model's state restored
+    afterwards. On an AVX2 EPYC compiling paid for quant models (1.4-2x) and cost float ResNet-8 (0.7x), so
+    no fixed rule fits every CPU. approx models stay eager (their LUT engines run outside torch)."""
+    from .compiled import compile_enabled
+
+    if c.route != "auto":
+        return c.route
+    if model.exec_type == "approx" or not compile_enabled():
+        return "eager"
+    saved = copy.deepcopy(model.state_dict())
+    xb = to_float(x)
+    times = {}
+    for route in ROUTES[1:]:
+        cl = route == "compiled-cl"
+        model.to(memory_format=torch.channels_last if cl else torch.contiguous_format)
+        xr = xb.contiguous(memory_format=torch.channels_last) if cl else xb
+        step = Compiled(model, route != "eager", log)
+        ts = []
+        for i in range(5):  # two warm-up steps (compilation), three timed
+            t = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.precision == "bf16"):
+                loss = F.cross_entropy(step(xr), y)
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+            ts.append(time.perf_counter() - t)
+        times[route] = sorted(ts[2:])[1]
+        if route != "eager" and not step.active:  # compilation failed: eager is what ran
+            times[route] = float("inf")
+    model.to(memory_format=torch.contiguous_format)
+    model.load_state_dict(saved)
+    best = min(times, key=times.get)
+    log("training route: " + ", ".join(f"{r} {len(y) / t:.0f} img/s" for r, t in times.items() if t < float("inf"))
+        + f" -> {best}")
+    return best
+
+
 def _fgsm_rs(step: Compiled, eps: float):
     """FGSM-RS (Wong et al. 2020) with torchattacks.FFGSM: uniform start in [-eps, eps], one signed
     gradient step of 1.25 eps, projection; computed with BatchNorm in training mode (batch
@@ -169,10 +210,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         model.set_levels(0)
         calibrate(model, to_float(xtr[:c.calib_images]))
     opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-    step = Compiled(model, c.compile, log)
-    attack = _fgsm_rs(step, c.at_eps) if c.at_eps is not None else None
     state_path = Path(str(out) + ".state")
-    start, history, best, seconds = 0, [], None, 0.0
+    start, history, best, seconds, route = 0, [], None, 0.0, None
     if resume and state_path.is_file():
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         if st.get("config") != cfg:
@@ -180,10 +219,18 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         torch.set_rng_state(st["rng"])  # FGSM-RS's random starts continue as if never interrupted
-        start, history, best, seconds = st["epoch"] + 1, st["history"], st["best"], st["seconds"]
+        start, history, best, seconds, route = (st["epoch"] + 1, st["history"], st["best"], st["seconds"],
+                                                st["route"])
         log(f"resuming {out} after epoch {start}")
     elif state_path.is_file() and not resume:
         log(f"note: {state_path} exists from an interrupted run; starting over (use --resume to continue)")
+    if route is None:
+        route = choose_route(model, c, xtr[:c.batch_size], ytr[:c.batch_size], log)
+    channels_last = route == "compiled-cl"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    step = Compiled(model, route != "eager", log)
+    attack = _fgsm_rs(step, c.at_eps) if c.at_eps is not None else None
     steps = (len(xtr) + c.batch_size - 1) // c.batch_size
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.precision == "bf16")
     for epoch in range(start, c.epochs):
@@ -197,6 +244,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         for s in bar:
             idx = perm[s * c.batch_size:(s + 1) * c.batch_size]
             xb, yb = to_float(augment(xtr[idx], gen)), ytr[idx]
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             for g in opt.param_groups:
                 g["lr"] = lr_at(c, epoch, s, steps)
             with autocast:
@@ -220,7 +269,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "
             f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
         save_artifact({"config": cfg, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                       "history": history, "best": best, "seconds": seconds, "rng": torch.get_rng_state()},
+                       "history": history, "best": best, "seconds": seconds, "route": route,
+                       "rng": torch.get_rng_state()},
                       state_path, {"config": cfg, "complete": False, "epoch": epoch + 1})
     model.load_state_dict(best["model"])
     xte, yte = load_cifar10("test", c.data_dir, limit=c.test_images)
@@ -229,7 +279,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             "at": c.at_eps is not None, "at_eps": c.at_eps, "epochs": c.epochs, "kept_epoch": best["epoch"],
             "val_accuracy": best["val_acc"], "val_images": len(yval), "train_images": len(ytr),
             "test_accuracy": test_acc, "test_images": len(yte), "eval_batch_size": EVAL_BATCH,
-            "history": history, "wall_time_s": round(seconds, 1), "hardware": hardware(), "complete": True}
+            "history": history, "wall_time_s": round(seconds, 1), "route": route, "hardware": hardware(),
+            "complete": True}
     save_artifact({"arch": c.arch, "exec_type": c.exec_type, "activation": c.activation, "at": c.at_eps is not None,
                    "at_eps": c.at_eps, "state_dict": model.state_dict()}, out, meta)
     state_path.unlink(missing_ok=True)
@@ -239,4 +290,4 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     return meta
 
 
-__all__ = ["SCHEDULES", "TrainConfig", "augment", "lr_at", "split", "train"]
+__all__ = ["ROUTES", "SCHEDULES", "TrainConfig", "augment", "choose_route", "lr_at", "split", "train"]

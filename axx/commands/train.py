@@ -40,7 +40,9 @@ def add(sub, schemes: str) -> None:
     t.add_argument("--test-images", type=int, help="final test accuracy on the first N test images (default all)")
     t.add_argument("--precision", default="fp32",
                    help="fp32 (default) or bf16 autocast for the training steps (CPUs with native bf16 only)")
-    t.add_argument("--no-compile", action="store_true", help="train eagerly (default: torch.compile)")
+    t.add_argument("--route", default="auto",
+                   help="how training steps run: auto (default: the fastest here, timed at the start and recorded), "
+                        "eager, compiled (torch.compile) or compiled-cl (torch.compile, channels-last)")
     add_calib_images(t, "for approx models")
     add_seed(t, default=42)
     add_data(t)
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                       schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
                       batch_size=args.batch_size, at_eps=parse_eps(args.at_eps) if args.at_eps else None,
                       init=args.init, keep=args.keep, subset=args.subset, val_images=args.val_images,
-                      test_images=args.test_images, precision=args.precision, compile=not args.no_compile,
+                      test_images=args.test_images, precision=args.precision, route=args.route,
                       calib_images=args.calib_images, seed=args.seed, data_dir=args.data)
     train(cfg, args.out, resume=args.resume, progress=not args.quiet)
     return 0

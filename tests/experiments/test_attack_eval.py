@@ -43,7 +43,7 @@ def test_attack_names():
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("pipe")
     data = str(learnable_cifar(d / "cifar", n=100))
-    small = dict(batch_size=50, val_images=50, compile=False, data_dir=data)
+    small = dict(batch_size=50, val_images=50, route="eager", data_dir=data)
     train(TrainConfig(arch="resnet8", exec_type="float", epochs=6, lr=0.05, subset=500, **small),
           d / "f.pt", progress=False, log=lambda *a: None)
     train(TrainConfig(arch="resnet8", exec_type="quant", init=str(d / "f.pt"), epochs=1, lr=0.01, subset=200, **small),

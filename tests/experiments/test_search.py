@@ -22,7 +22,7 @@ def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("search")
     data = str(learnable_cifar(d / "cifar", n=80))
     q = lambda **kw: TrainConfig(arch="resnet8", batch_size=50, subset=400, data_dir=data, calib_images=100,  # noqa: E731
-                                 val_images=40, compile=False, **kw)
+                                 val_images=40, route="eager", **kw)
     train(q(exec_type="quant", epochs=4, lr=0.05), d / "q.pt", progress=False, log=lambda *a: None)
     train(q(exec_type="approx", init=str(d / "q.pt"), epochs=1), d / "a.pt", progress=False, log=lambda *a: None)
     run_attack(d / "q.pt", "quant", "fgsm", d / "fgsm.pt", n=40, data_dir=data, progress=False, log=lambda *a: None)

@@ -11,7 +11,7 @@ from experiments.train import TrainConfig, augment, lr_at, split, train
 from helpers import learnable_cifar
 
 QUIET = dict(progress=False, log=lambda *a: None)
-SMALL = dict(batch_size=50, val_images=50, compile=False)  # tiny data; compiling costs more than it saves here
+SMALL = dict(batch_size=50, val_images=50, route="eager")  # tiny data; compiling costs more than it saves here
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +275,23 @@ def test_quant_evaluation_and_attacks_run_compiled(monkeypatch):
     assert evaluate(model, x[:100], y) >= 0.98
     adv = generate(model, x[:8], y[:8], "fgsm", batch_size=8, progress=False, eps=4 / 255)
     assert float((adv - x[:8]).abs().max()) <= 4 / 255 + 1e-6 and not torch.equal(adv, x[:8])
+
+
+def test_route_auto_is_the_fastest_timed_here_and_leaves_the_model_as_it_was(monkeypatch):
+    import copy
+
+    from emulator import resnet
+    from experiments.train import ROUTES, choose_route
+
+    monkeypatch.setenv("AXX_COMPILE", "1")
+    torch.manual_seed(0)
+    model = resnet(8, "quant")
+    before = copy.deepcopy(model.state_dict())
+    x, y = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (16,))
+    said = []
+    route = choose_route(model, TrainConfig(arch="resnet8").resolved(), x, y, said.append)
+    assert route in ROUTES[1:] and said[-1].startswith("training route: eager") and said[-1].endswith(route)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and model.training
+    assert all(p.is_contiguous() for p in model.parameters())
+    assert choose_route(model, TrainConfig(arch="resnet8", route="compiled").resolved(), x, y, said.append) == "compiled"
+    assert choose_route(resnet(8, "approx"), TrainConfig(arch="resnet8").resolved(), x, y, said.append) == "eager"
