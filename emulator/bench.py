@@ -10,12 +10,11 @@ import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from fileio import atomic_path, code_version
+from fileio import atomic_write_text, code_version
 
 STAGES = [(16, 32), (32, 16), (64, 8)]  # (channels, feature size) of ResNet stages 1..3
 
@@ -164,7 +163,6 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
                          "fast_cpu_route": route},
               "code_version": code_version(), "layers": layers, "resnet": net, "throughput": thr}
     if out:
-        with atomic_path(out) as tmp:
-            Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(result, indent=2) + "\n")
         log(f"wrote {out}")
     return result

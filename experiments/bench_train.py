@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from emulator import resnet
-from fileio import atomic_path, code_version
+from fileio import atomic_write_text, code_version
 
 from .machine import hardware, native_bf16
 from .compiled import Compiled
@@ -119,8 +118,7 @@ def run(depths=DEPTHS, exec_types=("float", "quant"), batch: int = 128, steps: i
               "hardware": hw, "code_version": code_version(), "rows": rows, "projection": projection,
               "projected_hours": hours}
     if out:
-        with atomic_path(out) as tmp:
-            Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(result, indent=2) + "\n")
         log(f"wrote {out}")
     return result
 

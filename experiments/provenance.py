@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from fileio import atomic_path, code_version
+from fileio import atomic_path, atomic_write_text, code_version
 
 
 def sidecar_path(path: Path | str) -> Path:
@@ -26,8 +26,7 @@ def save_artifact(obj, path: Path | str, meta: dict) -> None:
 def write_sidecar(path: Path | str, meta: dict) -> None:
     full = {"code_version": code_version(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "torch": torch.__version__, **meta}
-    with atomic_path(sidecar_path(path)) as tmp:
-        Path(tmp).write_text(json.dumps(full, indent=2, default=str) + "\n")
+    atomic_write_text(sidecar_path(path), json.dumps(full, indent=2, default=str) + "\n")
 
 
 def read_sidecar(path: Path | str) -> dict | None:

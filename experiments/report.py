@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from fileio import atomic_path
+from fileio import atomic_path, atomic_write_text
 
 from .results import read_rows
 
@@ -148,6 +148,5 @@ def make_report(csv_paths: list, out_dir: str | Path) -> Path:
           f"{', '.join(sorted({r['batch_size'] for r in rows}))}.\n", "## Summary tables\n", summary_tables(rows),
           "## Figures\n"] + [f"![{p.stem}]({p.name})\n" for p in figs]
     report = out_dir / "report.md"
-    with atomic_path(report) as tmp:
-        Path(tmp).write_text("\n".join(md))
+    atomic_write_text(report, "\n".join(md))
     return report

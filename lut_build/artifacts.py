@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fileio import atomic_path, sha256_file
+from fileio import sha256_file
 
 from . import metrics as _metrics
 from .model import N_LEVELS

@@ -17,14 +17,13 @@ import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from emulator import calibrate, get_levels, resnet
 from emulator.configure import approx_convs
-from fileio import atomic_path, code_version
+from fileio import atomic_write_text, code_version
 
 from ..checkpoints import load_model
 from ..data import DataError, load_cifar10, to_float
@@ -124,7 +123,6 @@ def run(depth: int = 32, images: int = 1000, evals: int = 5, axx_levels: int = 5
                          "batch": batch, "checkpoint": ckpt, "torch": torch.__version__, "thesis": THESIS},
               "code_version": code_version(), "rows": rows}
     if out:
-        with atomic_path(out) as tmp:
-            Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(result, indent=2) + "\n")
         log(f"wrote {out}")
     return result
