@@ -29,8 +29,8 @@ from emulator.layers import check_activation, check_exec_type
 from .accuracy import evaluate
 from .compiled import Compiled
 from .data import load_cifar10, to_float
-from .parsing import parse_arch
 from .machine import hardware, native_bf16
+from .parsing import parse_arch
 from .provenance import matches, read_sidecar, save_artifact
 
 SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
