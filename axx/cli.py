@@ -6,7 +6,9 @@ parts and the ML commands work without a simulator.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="axx", description=(
         "Hardware-faithful emulation of MARLIN's reconfigurable approximate multiplier: RTL "
         "co-verification, LUTs, and (in later commands) approximate CNNs under attack."))
+    p.add_argument("--debug", action="store_true",
+                   help="show Python tracebacks (errors are otherwise one line: what, where, exit status 2)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for command in COMMANDS:
@@ -25,27 +29,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def describe(e: BaseException) -> str:
+    """One line for an error: the message, and the file for OS errors that name one."""
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    if isinstance(e, OSError) and e.strerror:
+        if e.errno == errno.ENOSPC and "no space left" not in e.strerror:
+            return f"no space left on {Path(e.filename).parent if e.filename else 'the output disk'}"
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0 on success, 2 for bad input (one line on stderr), 1 for an RTL/model mismatch
+    or an internal error, 130 when interrupted; --debug shows the traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
+        print("interrupted (finished files are kept; a training or search continues with --resume)", file=sys.stderr)
         return 130
-    except (KeyError, ValueError, OSError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
-    except Exception as e:  # simulator missing, RTL that does not compile, unreadable tables
+    except Exception as e:
+        if args.debug:
+            raise
         from lut_build.artifacts import LutError
         from sim.runner import SimulationError, SimulatorMissing
 
         from experiments.data import DataError
 
-        if isinstance(e, (SimulatorMissing, SimulationError, LutError, DataError)):
-            print(f"error: {e}", file=sys.stderr)
+        if isinstance(e, (KeyError, ValueError, OSError, SimulatorMissing, SimulationError, LutError, DataError)):
+            # a compiler's own output is the one exception to one line: the user needs it
+            print(f"error: {e if isinstance(e, SimulationError) else describe(e)}", file=sys.stderr)
             return 2
-        raise
+        print(f"internal error: {type(e).__name__}: {describe(e)} (rerun with --debug for the traceback, and "
+              "please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 loading a state_dict into one (any execution type's parameters fit any type)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .configure import approx_convs, set_exec_type, set_levels, set_scheme, set_static_act_scale
 from .layers import Act, AxConv2d, AxLinear, check_activation, check_exec_type
+from .safe_load import load_plain
 
 DEPTHS = {8: 1, 20: 3, 32: 5, 56: 9}
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -123,28 +126,34 @@ def checkpoint_activation(sd: dict) -> str:
     return "pact" if any(k.endswith(".alpha") for k in sd) else "relu"
 
 
-def load_state(model: CifarResNet, state: dict | str) -> None:
+def load_state(model: CifarResNet, state: dict | str | Path) -> None:
     """Load a checkpoint (path, {'state_dict': ...} or a state_dict) into any execution type;
     a checkpoint of another depth or another activation is refused with a message naming both."""
-    if isinstance(state, str):
-        state = torch.load(state, map_location="cpu", weights_only=True)
+    where = "checkpoint"
+    if isinstance(state, (str, Path)):
+        where = f"{where} {state}"
+        state = load_plain(state)
+    if not isinstance(state, dict):
+        raise ValueError(f"{where} is not a dict of tensors but a {type(state).__name__}")
     meta_arch = state.get("arch") if isinstance(state, dict) else None
     sd = state.get("state_dict", state)
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
+        raise ValueError(f"{where} holds no state_dict of named tensors")
     if meta_arch and meta_arch != model.arch:
-        raise ValueError(f"checkpoint is {meta_arch} but the model is {model.arch}")
+        raise ValueError(f"{where} is {meta_arch} but the model is {model.arch}")
     n_convs = len({k.rsplit(".", 1)[0] for k in sd if k.endswith(".weight") and sd[k].dim() == 4})
     mine = len(approx_convs(model))
     if n_convs != mine:
         guess = {v * 6 + 1: d for d, v in DEPTHS.items()}.get(n_convs)
         what = f"resnet{guess}" if guess else f"a model with {n_convs} convolutions"
-        raise ValueError(f"checkpoint is {what} ({n_convs} convolutions) but the model is {model.arch} ({mine})")
+        raise ValueError(f"{where} is {what} ({n_convs} convolutions) but the model is {model.arch} ({mine})")
     act = state.get("activation") if isinstance(state.get("activation"), str) else checkpoint_activation(sd)
     if act != model.activation:
-        raise ValueError(f"checkpoint was trained with the {act} activation but the model uses {model.activation}; "
+        raise ValueError(f"{where} was trained with the {act} activation but the model uses {model.activation}; "
                          f"build the model with activation={act!r} (axx: --activation {act})")
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
-        raise ValueError(f"checkpoint does not fit {model.arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise ValueError(f"{where} does not fit {model.arch}: missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
 __all__ = ["CifarResNet", "DEPTHS", "checkpoint_activation", "load_state", "resnet"]

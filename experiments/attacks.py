@@ -12,8 +12,8 @@ from .accuracy import evaluate
 from .advsets import dataset_fingerprint, save_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .compiled import compiled
-from .data import load_cifar10, to_float
-from .provenance import matches, read_sidecar
+from .data import data_files, load_cifar10, to_float
+from .provenance import lut_tables, read_sidecar, up_to_date
 
 DEFAULTS = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 10}
 
@@ -69,15 +69,19 @@ def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path,
             "source_exec": exec_type, "source_at": meta["at"], "attack": attack, **params, "n": len(y),
             "dataset": dataset_fingerprint(y), "adaptive": adaptive, "levels": levels, "seed": seed,
             "batch_size": batch_size}
-    if matches(out, prov):
-        log(f"{out} exists and matches this configuration: skipped")
+    inputs = {"source": source, **data_files("test", data_dir)}
+    if exec_type == "approx":
+        inputs["lut"] = lut_tables()
+        if calib_images:
+            inputs.update(data_files("train", data_dir))
+    if up_to_date(out, prov, inputs, log):
         return read_sidecar(out)
     torch.manual_seed(seed)
     model = prepare_model(source, exec_type, levels, data_dir, calib_images)
     adv = generate(model, to_float(x), y, attack, batch_size=batch_size, progress=progress, **params)
     metrics = {"source_std_acc": evaluate(model, x, y, batch_size), "source_adv_acc": evaluate(model, adv, y, batch_size),
                "max_perturbation": float((adv - to_float(x)).abs().max())}
-    save_advset(out, adv, y, prov, metrics)
+    save_advset(out, adv, y, prov, metrics, inputs)
     log(f"wrote {out}: {attack} from {meta['arch']} ({meta['params']} params{', AT' if meta['at'] else ''}) "
         f"as {exec_type}: accuracy {metrics['source_std_acc']:.4f} -> {metrics['source_adv_acc']:.4f} on {len(y)} images")
     return {"config": prov, "metrics": metrics}

@@ -9,6 +9,7 @@ import torch
 from emulator import calibrate, load_state, resnet
 from emulator.configure import approx_convs
 from emulator.resnet import checkpoint_activation
+from emulator.safe_load import load_plain
 
 from .data import load_cifar10, to_float
 from .parsing import parse_arch
@@ -16,9 +17,11 @@ from .parsing import parse_arch
 
 def read_checkpoint(ckpt: str | Path) -> dict:
     """One of our checkpoints ({'arch', 'exec_type', 'at', 'state_dict', ...}), or a clear error."""
-    st = torch.load(ckpt, map_location="cpu", weights_only=False)
-    if not isinstance(st, dict) or "state_dict" not in st or "arch" not in st:
+    st = load_plain(ckpt)
+    if not isinstance(st, dict) or not isinstance(st.get("state_dict"), dict) or not isinstance(st.get("arch"), str):
         raise ValueError(f"{ckpt} is not an axx checkpoint (made by `axx train`)")
+    if not all(isinstance(v, torch.Tensor) for v in st["state_dict"].values()):
+        raise ValueError(f"{ckpt}: its state_dict holds values other than tensors")
     return st
 
 
@@ -32,6 +35,12 @@ def load_model(ckpt: str | Path, exec_type: str | None = None, arch: str | None 
     load_state(model, st)
     model.eval()
     return model
+
+
+def checkpoint_bytes(arch: str) -> int:
+    """About the size of one checkpoint of `arch` on disk (its tensors)."""
+    sd = resnet(parse_arch(arch)).state_dict()
+    return sum(t.numel() * t.element_size() for t in sd.values()) + 64_000
 
 
 def ckpt_meta(ckpt: str | Path) -> dict:
@@ -53,4 +62,4 @@ def prepare_model(ckpt: str | Path, exec_type: str, levels=0, data_dir: str | No
     return model
 
 
-__all__ = ["ckpt_meta", "load_model", "prepare_model", "read_checkpoint"]
+__all__ = ["checkpoint_bytes", "ckpt_meta", "load_model", "prepare_model", "read_checkpoint"]

@@ -1,14 +1,15 @@
 """CIFAR-10 in the official python-pickle layout: from a folder, $CIFAR10_DIR, or downloaded.
 
 Images come as uint8 [N, 3, 32, 32] (to_float() gives [0, 1]); normalization is the model's
-first step, so attacks see [0, 1] inputs. The pickles are read directly (no torchvision): a
-folder whose files lack the official `filenames` key is fine.
+first step, so attacks see [0, 1] inputs. The pickles are read directly (no torchvision) with an
+unpickler that admits only what a CIFAR batch holds (a dict of bytes keys, lists, a uint8 array),
+so a batch file from anywhere cannot run code; a folder lacking the official `filenames` key is fine.
 """
 from __future__ import annotations
 
+import codecs
 import os
 import pickle
-import shutil
 import tarfile
 import tempfile
 import urllib.request
@@ -39,7 +40,8 @@ def default_root() -> Path:
 
 
 def download(dest: Path | str, url: str = URL, md5: str = MD5, progress: bool = True) -> Path:
-    """Fetch the archive, check its md5, extract, and rename the batch folder onto `dest` atomically."""
+    """Fetch the archive, check its md5, extract it beside `dest`, and move the batch files that
+    `dest` lacks into it one by one (each move atomic). Files already in `dest` are never touched."""
     from tqdm import tqdm
 
     dest = Path(dest)
@@ -65,25 +67,59 @@ def download(dest: Path | str, url: str = URL, md5: str = MD5, progress: bool = 
         src = Path(tmp) / FOLDER
         if not src.is_dir():
             raise DataError(f"archive from {url} has no {FOLDER}/ folder")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(src, dest)
+        dest.mkdir(exist_ok=True)
+        for f in sorted(src.iterdir()):
+            if not (dest / f.name).exists():
+                os.replace(f, dest / f.name)
     return dest
+
+
+# numpy's array reconstructor, whatever module path this numpy version pickles it under
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
+_ALLOWED = {("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+            ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+            ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+            ("_codecs", "encode"): codecs.encode}  # how Python 3's protocol 2 writes bytes
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Admits only the globals a CIFAR-10 batch needs: a crafted file cannot call anything else."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which no CIFAR-10 batch holds "
+                                         "(refused: loading it could run code)") from None
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
-            d = pickle.load(f, encoding="bytes")
-        data = np.asarray(d[b"data"], dtype=np.uint8)
-        labels = np.asarray(d[b"labels"], dtype=np.int64)
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as e:
+            d = _BatchUnpickler(f, encoding="bytes").load()
+        if not isinstance(d, dict):
+            raise TypeError(f"it holds a {type(d).__name__}, not a dict")
+        data, labels = d[b"data"], d[b"labels"]
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+            raise TypeError(f"data is {getattr(data, 'dtype', type(data).__name__)}, expected a uint8 array")
+        if not isinstance(labels, (list, np.ndarray)) or not all(isinstance(v, (int, np.integer)) for v in labels):
+            raise TypeError("labels are not a list of integers")
+        labels = np.asarray(labels, dtype=np.int64)
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError, IndexError) as e:
         raise DataError(f"{path}: not a readable CIFAR-10 batch ({type(e).__name__}: {e})") from None
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data) or not len(data):
         raise DataError(f"{path}: unexpected layout data {data.shape}, labels {labels.shape}")
     if labels.min() < 0 or labels.max() > 9:
         raise DataError(f"{path}: labels outside 0..9")
     return data.reshape(-1, 3, 32, 32), labels
+
+
+def data_files(splits: tuple[str, ...] | str = ("test",), root: Path | str | None = None) -> dict[str, Path]:
+    """The batch files of `splits`, as provenance inputs ({"data:test_batch": path, ...})."""
+    root = Path(root) if root is not None else default_root()
+    names = [f for s in ((splits,) if isinstance(splits, str) else splits)
+             for f in (TRAIN_FILES if s == "train" else TEST_FILES)]
+    return {f"data:{f}": root / f for f in names}
 
 
 def load_cifar10(split: str = "test", root: Path | str | None = None, download_missing: bool = True,

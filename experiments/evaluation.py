@@ -11,8 +11,8 @@ from fileio import code_version
 from .accuracy import evaluate
 from .advsets import dataset_fingerprint, load_advset
 from .checkpoints import ckpt_meta, prepare_model
-from .data import load_cifar10
-from .provenance import matches, write_sidecar
+from .data import data_files, load_cifar10
+from .provenance import lut_tables, up_to_date, write_sidecar
 from .results import read_rows, write_rows
 from .scenarios import scenario
 
@@ -60,13 +60,16 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
     """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
     cfg = {"victims": [str(v) for v in victims], "exec_types": list(exec_types), "advsets": [str(a) for a in advsets],
            "levels": levels, "batch_size": batch_size, "calib_images": calib_images}
-    if matches(out, cfg):
-        log(f"{out} exists and matches this configuration: skipped")
+    inputs = {**{f"victim {i + 1}": v for i, v in enumerate(victims)},
+              **{f"adversarial set {i + 1}": a for i, a in enumerate(advsets)}, **data_files("test", data_dir)}
+    if "approx" in exec_types:
+        inputs.update({"lut": lut_tables(), **data_files("train", data_dir)})
+    if up_to_date(out, cfg, inputs, log):
         return read_rows(out)
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
                     calib_images=calib_images, log=log)
     write_rows(rows, out)
-    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True})
+    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True}, inputs)
     return rows
 
 

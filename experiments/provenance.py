@@ -1,4 +1,12 @@
-"""Atomic artifact writing with JSON sidecars: config, code version, metrics."""
+"""Artifacts with JSON sidecars, and skipping by content.
+
+A sidecar records the config an artifact was made with, the code version, metrics, the sha256 of
+the artifact itself, and the digest of every input it was made from (checkpoints, adversarial sets
+and LUT tables by sha256, CIFAR-10 batches by md5). A step is skipped only when its config, its
+inputs' digests and its own file's digest all match (`stale_reason` says why not otherwise), so a
+rerun after one model was retrained redoes exactly what depends on it, and a truncated artifact
+whose sidecar survived is redone instead of read. Digests are cached by (path, size, mtime).
+"""
 from __future__ import annotations
 
 import datetime as _dt
@@ -8,24 +16,48 @@ from pathlib import Path
 
 import torch
 
-from fileio import atomic_path, atomic_write_text, code_version
+from fileio import atomic_path, atomic_write_text, cached_digest, code_version
 
 
 def sidecar_path(path: Path | str) -> Path:
     return Path(str(path) + ".json")
 
 
-def save_artifact(obj, path: Path | str, meta: dict) -> None:
-    """torch.save `obj` atomically, then its sidecar (config, code version, metrics, date)."""
+def digest_inputs(inputs: dict | None) -> dict:
+    """{role: path} -> {role: {"path", "sha256"}}; roles starting with "data:" are hashed by md5
+    (CIFAR-10's published checksums are md5). A missing input is recorded as missing."""
+    out = {}
+    for role, path in (inputs or {}).items():
+        if path is None:
+            continue
+        algo = "md5" if role.startswith("data:") else "sha256"
+        p = Path(path)
+        out[role] = {"path": str(path), algo: cached_digest(p, algo) if p.is_file() else "missing"}
+    return out
+
+
+def lut_tables(scheme: str = "marlin") -> Path:
+    """The table file an approx model of `scheme` reads (an input of everything approx)."""
+    from lut_build.artifacts import default_lut_root
+
+    return default_lut_root() / scheme / "luts.npy"
+
+
+def save_artifact(obj, path: Path | str, meta: dict, inputs: dict | None = None) -> None:
+    """torch.save `obj` atomically, then its sidecar (config, code version, metrics, date, digests)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-    write_sidecar(path, meta)
+    write_sidecar(path, meta, inputs)
 
 
-def write_sidecar(path: Path | str, meta: dict) -> None:
+def write_sidecar(path: Path | str, meta: dict, inputs: dict | None = None) -> None:
     full = {"code_version": code_version(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "torch": torch.__version__, **meta}
+    if inputs is not None:
+        full["inputs"] = digest_inputs(inputs)
+    if Path(path).is_file():
+        full["sha256"] = cached_digest(path)
     atomic_write_text(sidecar_path(path), json.dumps(full, indent=2, default=str) + "\n")
 
 
@@ -34,16 +66,56 @@ def read_sidecar(path: Path | str) -> dict | None:
     if not p.is_file():
         return None
     try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError:
+        meta = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return meta if isinstance(meta, dict) else None
 
 
-def matches(path: Path | str, config: dict) -> bool:
-    """An artifact exists, is complete, and was made with exactly this config (then a re-run skips)."""
+def _plain(config: dict) -> dict:
+    return json.loads(json.dumps(config, default=str))
+
+
+def stale_reason(path: Path | str, config: dict, inputs: dict | None = None) -> str | None:
+    """None when `path` is complete and was made with exactly this config from inputs with these
+    contents; otherwise why it must be (re)made, in a few words."""
+    path = Path(path)
+    if not path.is_file():
+        return "does not exist"
     meta = read_sidecar(path)
-    return bool(meta) and Path(path).is_file() and meta.get("config") == json.loads(json.dumps(config, default=str)) \
-        and meta.get("complete", True)
+    if meta is None:
+        return f"has no readable sidecar ({sidecar_path(path).name})"
+    if not meta.get("complete", True):
+        return "is incomplete (its run was interrupted)"
+    old = meta.get("config")
+    new = _plain(config)
+    if old != new:
+        keys = sorted(k for k in set(old or {}) | set(new) if (old or {}).get(k) != new.get(k))
+        return f"was made with another configuration (differs in {', '.join(keys) or 'its layout'})"
+    if meta.get("sha256") != cached_digest(path):
+        return "changed since it was made (its sha256 differs from its sidecar's: damaged or replaced)"
+    was = meta.get("inputs", {})
+    for role, now in digest_inputs(inputs).items():
+        # by content only: the same zoo and data under other paths (another machine) still match
+        if {k: v for k, v in was.get(role, {}).items() if k != "path"} != {k: v for k, v in now.items() if k != "path"}:
+            return f"was made from another {role} ({now['path']} changed since)"
+    return None
 
 
-__all__ = ["code_version", "matches", "read_sidecar", "save_artifact", "sidecar_path", "write_sidecar"]
+def up_to_date(path: Path | str, config: dict, inputs: dict | None = None, log=print) -> bool:
+    """True (and says so) when `path` can be skipped; otherwise says why it is (re)made."""
+    why = stale_reason(path, config, inputs)
+    if why is None:
+        log(f"{path} is up to date (same configuration and inputs): skipped")
+        return True
+    if why != "does not exist":
+        log(f"{path} {why}: making it again")
+    return False
+
+
+def matches(path: Path | str, config: dict, inputs: dict | None = None) -> bool:
+    return stale_reason(path, config, inputs) is None
+
+
+__all__ = ["code_version", "digest_inputs", "lut_tables", "matches", "read_sidecar", "save_artifact", "sidecar_path",
+           "stale_reason", "up_to_date", "write_sidecar"]

@@ -25,13 +25,16 @@ import torch.nn.functional as F
 
 from emulator import calibrate, load_state, resnet
 from emulator.layers import check_activation, check_exec_type
+from emulator.safe_load import load_plain
+from fileio import check_output
 
 from .accuracy import evaluate
+from .checkpoints import checkpoint_bytes
 from .compiled import Compiled
-from .data import load_cifar10, to_float
+from .data import data_files, load_cifar10, to_float
 from .machine import hardware, native_bf16
 from .parsing import parse_arch
-from .provenance import matches, read_sidecar, save_artifact
+from .provenance import digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
 
 SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
 ROUTES = ("auto", "eager", "compiled", "compiled-cl")  # compiled-cl: torch.compile on channels-last tensors
@@ -185,17 +188,29 @@ def _fgsm_rs(step: Compiled, eps: float):
     return attack
 
 
-def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True, log=print) -> dict:
+def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True, log=print,
+          restart: bool = False) -> dict:
     """Train and write `out` (checkpoint) + `out.json` (sidecar); `out.state` holds the resume state
-    after every epoch and is removed when training completes."""
+    after every epoch and is removed when training completes. An interrupted run found in `out.state`
+    is continued with `resume`, replaced with `restart`, and otherwise refused."""
     from tqdm import tqdm
 
+    if resume and restart:
+        raise ValueError("--resume and --restart exclude each other")
     c = config.resolved()
     out = Path(out)
     cfg = asdict(c)
-    if matches(out, cfg):
-        log(f"{out} exists and matches this configuration: skipped")
+    inputs = {"init": c.init, **data_files(("train", "test"), c.data_dir)}
+    if c.exec_type == "approx":
+        inputs["lut"] = lut_tables()
+    if up_to_date(out, cfg, inputs, log):
         return read_sidecar(out)
+    state_path = Path(str(out) + ".state")
+    if state_path.is_file() and not (resume or restart):
+        done = (read_sidecar(state_path) or {}).get("epoch", "?")
+        raise ValueError(f"{state_path} holds an interrupted training ({done} of {c.epochs} epochs); continue it "
+                         "with --resume or start over with --restart")
+    check_output(out, 5 * checkpoint_bytes(c.arch))  # the state (model, momentum, best copy) and the checkpoint
     depth = parse_arch(c.arch)
     torch.manual_seed(c.seed)
     model = resnet(depth, c.exec_type, activation=c.activation)
@@ -210,20 +225,26 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         model.set_levels(0)
         calibrate(model, to_float(xtr[:c.calib_images]))
     opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-    state_path = Path(str(out) + ".state")
     start, history, best, seconds, route = 0, [], None, 0.0, None
+    digests = digest_inputs(inputs)
     if resume and state_path.is_file():
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        if st.get("config") != cfg:
-            raise ValueError(f"{state_path} was made with another configuration; remove it or drop --resume")
+        st = load_plain(state_path, "training state")
+        if not isinstance(st, dict) or st.get("config") != cfg:
+            raise ValueError(f"{state_path} was made with another configuration; --restart replaces it")
+        changed = [r for r, d in (st.get("inputs") or {}).items()  # states of earlier versions carry none
+                   if {k: v for k, v in d.items() if k != "path"}
+                   != {k: v for k, v in digests.get(r, {}).items() if k != "path"}]
+        if changed:
+            raise ValueError(f"{state_path}: its {', '.join(changed)} changed since this training started; "
+                             "--restart starts over")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         torch.set_rng_state(st["rng"])  # FGSM-RS's random starts continue as if never interrupted
         start, history, best, seconds, route = (st["epoch"] + 1, st["history"], st["best"], st["seconds"],
                                                 st["route"])
         log(f"resuming {out} after epoch {start}")
-    elif state_path.is_file() and not resume:
-        log(f"note: {state_path} exists from an interrupted run; starting over (use --resume to continue)")
+    elif state_path.is_file():
+        log(f"note: starting over; {state_path} of the interrupted run will be replaced")
     if route is None:
         route = choose_route(model, c, xtr[:c.batch_size], ytr[:c.batch_size], log)
     channels_last = route == "compiled-cl"
@@ -270,8 +291,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
         save_artifact({"config": cfg, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                        "history": history, "best": best, "seconds": seconds, "route": route,
-                       "rng": torch.get_rng_state()},
-                      state_path, {"config": cfg, "complete": False, "epoch": epoch + 1})
+                       "rng": torch.get_rng_state(), "inputs": digests},
+                      state_path, {"config": cfg, "complete": False, "epoch": epoch + 1}, inputs)
     model.load_state_dict(best["model"])
     xte, yte = load_cifar10("test", c.data_dir, limit=c.test_images)
     test_acc = evaluate(model, xte, yte, EVAL_BATCH)
@@ -282,7 +303,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             "history": history, "wall_time_s": round(seconds, 1), "route": route, "hardware": hardware(),
             "complete": True}
     save_artifact({"arch": c.arch, "exec_type": c.exec_type, "activation": c.activation, "at": c.at_eps is not None,
-                   "at_eps": c.at_eps, "state_dict": model.state_dict()}, out, meta)
+                   "at_eps": c.at_eps, "state_dict": model.state_dict()}, out, meta, inputs)
     state_path.unlink(missing_ok=True)
     Path(str(state_path) + ".json").unlink(missing_ok=True)
     log(f"wrote {out} (epoch {best['epoch']}: validation accuracy {best['val_acc']:.4f}; test accuracy "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fileio import sha256_file
+from fileio import make_public, remove_stale_temporaries, sha256_file, temp_prefix
 
 from . import metrics as _metrics
 from .model import N_LEVELS
@@ -63,7 +63,9 @@ def write_lut_dir(out: Path | str, scheme: str, tables: np.ndarray, *, source: s
     out.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(out.parent, os.W_OK):
         raise PermissionError(f"output folder {out.parent} is not writable")
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    remove_stale_temporaries(out.parent, out.name)  # what a killed run left
+    stage = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name), dir=out.parent))
+    make_public(stage, directory=True)
     try:
         np.save(stage / "luts.npy", t16)
         if headers:
@@ -94,7 +96,7 @@ def write_lut_dir(out: Path | str, scheme: str, tables: np.ndarray, *, source: s
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         old = None
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name) + "old.", dir=out.parent))
             os.replace(out, old / "x")
         os.replace(stage, out)
         if old is not None:
@@ -171,5 +173,9 @@ def ensure_luts(scheme: str = "marlin", root: Path | str | None = None) -> Path:
     d = d / scheme
     if (d / "manifest.json").is_file():
         return d
+    if d.is_dir() and any(d.iterdir()):
+        # never replace what may be RTL-built tables and headers whose manifest went missing
+        raise LutError(f"{d} holds files but no manifest.json: restore the manifest, rebuild the tables with "
+                       f"`axx luts --scheme {scheme}`, or remove the folder to regenerate it from the model")
     tables = all_tables(get_scheme(scheme).model)
     return write_lut_dir(d, scheme, tables, source="model", headers=False)

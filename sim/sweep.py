@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fileio import remove_stale_temporaries, temp_prefix
+
 from lut_build.model import check_level
 from lut_build.schemes import get_scheme
 
@@ -68,7 +70,8 @@ def sweep(scheme: str, sim: str = "verilator", operand_bits: int = 8, levels=Non
     a0, a1 = a_range or (0, n)
     jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), a1 - a0))
     bounds = np.linspace(a0, a1, jobs + 1).astype(int)
-    with tempfile.TemporaryDirectory(dir=build_dir) as tmp:
+    remove_stale_temporaries(build_dir, "sweep")  # parts a killed sweep left
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("sweep"), dir=build_dir) as tmp:
         outs = [Path(tmp) / f"part{i}.npy" for i in range(jobs)]
         prog = [Path(tmp) / f"part{i}.progress" for i in range(jobs)]
         env = {"AXX_OPW": str(operand_bits), "AXX_WIDTH": str(sch.width), "AXX_BPV": str(bpv),
@@ -80,7 +83,7 @@ def sweep(scheme: str, sim: str = "verilator", operand_bits: int = 8, levels=Non
                       "AXX_PROGRESS": str(prog[i])})
             for i in range(jobs)
         ], progress=(prog, a1 - a0, f"{sim} sweep ({scheme})") if show_progress else None)
-        tables = np.concatenate([np.load(o) for o in outs], axis=1)
+        tables = np.concatenate([np.load(o, allow_pickle=False) for o in outs], axis=1)
     if method == "lanes" and levels is not None:
         tables = tables[lv]
     t2 = time.perf_counter()

@@ -35,7 +35,10 @@ def add(sub, schemes: str) -> None:
                    help="where genomes are evaluated: auto (a CUDA GPU when torch sees one, else cpu), cpu, cuda, "
                         "cuda:N; results are bit-identical everywhere, so a search resumes on another device")
     add_data(s)
-    s.add_argument("--resume", action="store_true", help="continue from OUT/state.pkl")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue the interrupted search saved in OUT/state.json")
+    g.add_argument("--restart", action="store_true",
+                   help="start over although OUT holds an interrupted search (its state is replaced)")
     add_quiet(s)
     add_out(s, "output folder")
     s.set_defaults(func=run)
@@ -49,5 +52,6 @@ def run(args: argparse.Namespace) -> int:
                        operators=args.operators, batch_size=args.batch_size,
                        n_images=args.n_images, objectives=tuple(o.strip() for o in args.objectives.split(",")),
                        seed=args.seed, data_dir=args.data, calib_images=args.calib_images, device=args.device)
-    run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, progress=not args.quiet)
+    run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, restart=args.restart,
+               progress=not args.quiet)
     return 0

@@ -46,7 +46,10 @@ def add(sub, schemes: str) -> None:
     add_calib_images(t, "for approx models")
     add_seed(t, default=42)
     add_data(t)
-    t.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
+    g.add_argument("--restart", action="store_true",
+                   help="start over although OUT.state holds an interrupted run (it is replaced)")
     add_quiet(t)
     add_out(t, "checkpoint to write (OUT.json: its sidecar)")
     t.set_defaults(func=run)
@@ -62,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
                       init=args.init, keep=args.keep, subset=args.subset, val_images=args.val_images,
                       test_images=args.test_images, precision=args.precision, route=args.route,
                       calib_images=args.calib_images, seed=args.seed, data_dir=args.data)
-    train(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    train(cfg, args.out, resume=args.resume, restart=args.restart, progress=not args.quiet)
     return 0

@@ -5,7 +5,8 @@ axx_levels; objectives: maximise adversarial and standard accuracy (pymoo minimi
 negatives), optionally minimise energy (MACs x MARLIN's per-level power). Genomes are evaluated
 through pymoo's parallelization objects (a local process pool, or Dask by address); identical
 genomes are evaluated once (a cache that travels with the checkpoint). The whole algorithm,
-its RNG included, is saved atomically after every generation, so --resume continues exactly.
+its RNG included, is saved as plain JSON (state.py) after every generation, so --resume continues
+exactly, and resuming never executes code from the folder.
 """
 from __future__ import annotations
 
@@ -26,44 +27,51 @@ from .evaluator import GenomeEvaluator
 from .parallel import make_runner
 from .plot import plot_front
 from .problem import ApproxLevelsProblem
+from .state import LEGACY, STATE, identity_json, read_state, restore, save_state
 
 
 def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str | None = None, resume: bool = False,
-               progress: bool = True, log=print):
-    """Run (or resume) the search; writes out/state.pkl every generation, evaluations.csv and pareto.csv."""
-    import dill
+               progress: bool = True, log=print, restart: bool = False):
+    """Run (or resume) the search; writes out/state.json every generation, evaluations.csv and pareto.csv.
+
+    A folder holding an interrupted search is resumed with `resume`, started over with `restart`,
+    and otherwise refused (it may hold hours of work)."""
     from tqdm import tqdm
 
     cfg.check()
+    if resume and restart:
+        raise ValueError("--resume and --restart exclude each other")
     out = Path(out)
+    state, legacy = out / STATE, out / LEGACY
+    saved = None
+    if state.is_file() and not restart:
+        saved = read_state(state)
+        if saved["config"] != identity_json(cfg):
+            raise ValueError(f"{state} belongs to another search configuration; use another output folder, "
+                             "or --restart to replace it")
+        if saved["n_iter"] - 1 < cfg.gens and not resume:
+            raise ValueError(f"{out} holds an interrupted search ({state}, {saved['n_iter'] - 1} of {cfg.gens} "
+                             "generations); continue it with --resume or start over with --restart")
+    elif legacy.is_file() and not restart:
+        raise ValueError(f"{legacy} is a search state of an earlier version (a pickle, which runs code when "
+                         f"loaded): if you trust it, `axx convert {legacy}` rewrites it as {STATE}; or start "
+                         "over with --restart")
+    arch = ckpt_meta(cfg.victim)["arch"]
     out.mkdir(parents=True, exist_ok=True)
-    state = out / "state.pkl"
     runner, close = make_runner(workers, dask)
     try:
-        if resume and state.is_file():
-            try:
-                with open(state, "rb") as f:
-                    saved = dill.load(f)
-                algorithm, saved_cfg = saved["algorithm"], saved["config"]
-            except Exception as e:
-                raise ValueError(f"{state} is corrupt or unreadable ({type(e).__name__}); remove it to start over") from None
-            if saved_cfg != cfg.identity():
-                raise ValueError(f"{state} belongs to another search configuration; remove it or drop --resume")
-            algorithm.problem.runner = runner
-            algorithm.problem.evaluator.cfg["device"] = cfg.device
+        problem = ApproxLevelsProblem(cfg, conv_macs(resnet(parse_arch(arch))), runner)
+        algorithm = make_algorithm(cfg)
+        algorithm.setup(problem, termination=("n_gen", cfg.gens), seed=cfg.seed, verbose=False)
+        if saved is not None:
+            restore(saved, algorithm, problem)
             # pymoo counts the generation it will run next: n_gen - 1 are done
             log(f"resuming {out} after generation {algorithm.n_gen - 1}")
-        else:
-            arch = ckpt_meta(cfg.victim)["arch"]
-            problem = ApproxLevelsProblem(cfg, conv_macs(resnet(parse_arch(arch))), runner)
-            algorithm = make_algorithm(cfg)
-            algorithm.setup(problem, termination=("n_gen", cfg.gens), seed=cfg.seed, verbose=False)
         bar = tqdm(total=cfg.gens, initial=max(0, (algorithm.n_gen or 1) - 1), desc="NSGA-II", unit="gen",
                    disable=None if progress else True)
         while algorithm.has_next():
             algorithm.next()
-            with atomic_path(state) as tmp, open(tmp, "wb") as f:
-                dill.dump({"algorithm": algorithm, "config": cfg.identity()}, f)
+            save_state(state, algorithm, cfg.identity())
             F = algorithm.opt.get("F")
             best = {o: (-1 if o != "energy" else 1) * F[:, i].min() for i, o in enumerate(cfg.objectives)}
             bar.set_postfix({k: f"{v:.4g}" for k, v in best.items()})

@@ -199,7 +199,7 @@ def test_approximate_pretrained_user_cnn():
     from experiments.data import load_cifar10, to_float
 
     net = AkaResNet20()
-    ck = torch.load(SHARED / "pretrained" / "akamaster" / "resnet20.th", map_location="cpu", weights_only=False)
+    ck = torch.load(SHARED / "pretrained" / "akamaster" / "resnet20.th", map_location="cpu", weights_only=True)
     net.load_state_dict({k.removeprefix("module."): v for k, v in ck["state_dict"].items()}, strict=False)
     net.eval()
     sub = SHARED / "cifar-10-batches-py-first1000"

@@ -97,3 +97,37 @@ def test_download_md5_and_atomic(server, tmp_path):
     assert not bad.exists() and not [p for p in bad.parent.iterdir()]  # nothing half-written
     with pytest.raises(data.DataError, match="could not download"):
         data.download(tmp_path / "x" / data.FOLDER, url=base + "/nope", md5=md5, progress=False)
+
+
+def test_download_keeps_what_it_did_not_write(server, tmp_path):
+    """A folder with a user's own file and one batch missing: the download adds the missing batch
+    and touches nothing else (earlier versions removed the whole folder)."""
+    base, md5, src = server
+    dest = synthetic_folder(tmp_path / "mine" / data.FOLDER, n=7, seed=9)
+    (dest / "notes.txt").write_text("mine")
+    (dest / "test_batch").unlink()
+    before = {f.name: f.read_bytes() for f in dest.iterdir()}
+    data.download(dest, url=base + "/cifar.tar.gz", md5=md5, progress=False)
+    after = {f.name: f.read_bytes() for f in dest.iterdir()}
+    assert {k: after[k] for k in before} == before
+    assert after["test_batch"] == (src / "test_batch").read_bytes()
+    assert not [p for p in dest.parent.iterdir() if p.name != data.FOLDER]  # no temporary left beside it
+
+
+def test_batches_are_unpickled_without_running_code(tmp_path):
+    d = synthetic_folder(tmp_path / "c")
+    marker = tmp_path / "MARKER"
+
+    class Marker:
+        def __reduce__(self):
+            return open, (str(marker), "w")
+
+    with open(d / "test_batch", "wb") as f:
+        pickle.dump({b"labels": [1], b"data": np.zeros((1, 3072), np.uint8), b"x": Marker()}, f, protocol=2)
+    with pytest.raises(data.DataError, match="test_batch: .*io.open, which no CIFAR-10 batch holds"):
+        data.load_cifar10("test", d, download_missing=False)
+    with open(d / "test_batch", "wb") as f:
+        pickle.dump({b"labels": [1], b"data": np.zeros((1, 3072), np.float32)}, f, protocol=2)
+    with pytest.raises(data.DataError, match="data is float32, expected a uint8 array"):
+        data.load_cifar10("test", d, download_missing=False)
+    assert not marker.exists()

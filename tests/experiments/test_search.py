@@ -66,19 +66,24 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     d, data = setup
     c = cfg(d, data, objectives=("adv", "std", "energy"))
     run_search(c, tmp_path / "full", progress=False, log=lambda *a: None)
-    import dill
-    real_dump, calls = dill.dump, {"n": 0}
+    from experiments.search import run as search_run
+    real_save, calls = search_run.save_state, {"n": 0}
 
-    def dying(*a, **k):
+    def dying(path, algorithm, identity):
         calls["n"] += 1
         if calls["n"] == 2:  # killed while saving generation 2: generation 1 stays on disk
             raise KeyboardInterrupt
-        return real_dump(*a, **k)
+        import dill  # and the state as earlier versions pickled it, for `axx convert` below
+        with open(tmp_path / "legacy.pkl", "wb") as f:
+            dill.dump({"algorithm": algorithm, "config": identity}, f)
+        return real_save(path, algorithm, identity)
 
-    monkeypatch.setattr(dill, "dump", dying)
+    monkeypatch.setattr(search_run, "save_state", dying)
     with pytest.raises(KeyboardInterrupt):
         run_search(c, tmp_path / "cut", progress=False, log=lambda *a: None)
-    monkeypatch.setattr(dill, "dump", real_dump)
+    monkeypatch.setattr(search_run, "save_state", real_save)
+    with pytest.raises(ValueError, match="interrupted search .*1 of 3 generations.*--resume.*--restart"):
+        run_search(c, tmp_path / "cut", progress=False, log=lambda *a: None)
     said = []
     # the device is not part of a search's identity (every engine is bit-exact): it resumes elsewhere
     c = cfg(d, data, objectives=("adv", "std", "energy"), device="cpu")
@@ -86,6 +91,16 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     assert "resuming" in said[0] and "after generation 1" in said[0]
     assert _front(tmp_path / "cut" / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
     assert _front(tmp_path / "cut" / "evaluations.csv") == _front(tmp_path / "full" / "evaluations.csv")
+    # an old dill state: refused on resume, converted by `axx convert`, then resumed to the same front
+    (tmp_path / "old").mkdir()
+    (tmp_path / "legacy.pkl").rename(tmp_path / "old" / "state.pkl")
+    with pytest.raises(ValueError, match="earlier version.*axx convert"):
+        run_search(c, tmp_path / "old", resume=True, progress=False, log=lambda *a: None)
+    from axx.cli import main
+    assert main(["convert", str(tmp_path / "old" / "state.pkl")]) == 0
+    run_search(c, tmp_path / "old", resume=True, progress=False, log=said.append)
+    assert "after generation 1" in said[-2]
+    assert _front(tmp_path / "old" / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
 
 
 def test_genomes_evaluated_once_and_outputs(setup, tmp_path):
@@ -128,8 +143,12 @@ def test_bad_input(setup, tmp_path):
     with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         run_search(cfg(d, data), tmp_path / "y", dask="tcp://127.0.0.1:9", progress=False, log=lambda *a: None)
     (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "state.json").write_text("{garbage")
+    with pytest.raises(ValueError, match="state.json is corrupt"):
+        run_search(cfg(d, data), tmp_path / "z", resume=True, progress=False, log=lambda *a: None)
+    (tmp_path / "z" / "state.json").unlink()
     (tmp_path / "z" / "state.pkl").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="state.pkl is corrupt"):
+    with pytest.raises(ValueError, match="state.pkl is a search state of an earlier version.*axx convert"):
         run_search(cfg(d, data), tmp_path / "z", resume=True, progress=False, log=lambda *a: None)
     assert np.isfinite(power_per_level()).all()
 

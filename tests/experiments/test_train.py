@@ -92,8 +92,8 @@ def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
     monkeypatch.setattr(tr, "evaluate", real)
     resumed = train(cfg, tmp_path / "b.pt", resume=True, progress=False, log=lambda *a: None)
     assert resumed["history"] == full["history"]
-    a = torch.load(tmp_path / "a.pt", weights_only=False)["state_dict"]
-    b = torch.load(tmp_path / "b.pt", weights_only=False)["state_dict"]
+    a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
