@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts test test-all demo demo-search bench bench-search bench-train bench-sweep lint-rtl hdl clean
+.PHONY: venv luts test test-all demo demo-search reproduce reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -28,6 +28,14 @@ test-all: venv
 ## The main ML job on a small budget: train, attack, evaluate, report (artifacts/demo/report/)
 demo: venv
 	$(BIN)/python -m experiments.demo $(DEMO_ARGS)
+
+## The thesis campaign: the zoo, every attack, table and figure (days on a CPU: resumable; see README)
+reproduce: venv
+	$(BIN)/axx reproduce table4_1 table4_2 fgsm bim pgd --resume $(REPRODUCE_ARGS)
+
+## Table 4.1 for ResNet-8 and its FGSM matrix on 1,000 images from the committed zoo, equal to the committed results
+reproduce-quick: venv
+	$(BIN)/python -m experiments.campaign.quick
 
 ## A small NSGA-II search on the demo's models (artifacts/demo/search/pareto.png)
 demo-search: venv

@@ -40,11 +40,29 @@ def describe(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
+def preflight(args: argparse.Namespace) -> None:
+    """Every output a command names is checked writable, with room on its disk, before any work:
+    a command module may say how much it writes (`output_bytes(args)`) and that --out is a folder
+    (`OUT_IS_FOLDER`)."""
+    from fileio import check_output
+
+    from .commands import COMMANDS
+
+    module = next((m for m in COMMANDS if m.run is args.func), None)
+    need = module.output_bytes(args) if hasattr(module, "output_bytes") else 1 << 20
+    for opt in ("out", "json", "csv", "png"):
+        path = getattr(args, opt, None)
+        if path:
+            folder = opt == "out" and getattr(module, "OUT_IS_FOLDER", False)
+            check_output(path, need if opt == "out" else 1 << 20, folder=folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit status 0 on success, 2 for bad input (one line on stderr), 1 for an RTL/model mismatch
     or an internal error, 130 when interrupted; --debug shows the traceback."""
     args = build_parser().parse_args(argv)
     try:
+        preflight(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted (finished files are kept; a training or search continues with --resume)", file=sys.stderr)

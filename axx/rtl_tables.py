@@ -4,21 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-
-def check_writable(out: Path) -> None:
-    """Fail before a long sweep, not after it, when `out` cannot be written."""
-    import tempfile
-
-    probe = out.resolve().parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise PermissionError(f"cannot write {out}: {probe} is a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as e:
-        raise PermissionError(f"cannot write {out}: {probe} is not writable ({e.strerror})") from None
+from fileio import check_output
 
 
 def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None, jobs: int | None = None,
@@ -33,7 +19,7 @@ def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None,
     from sim.sweep import sweep
 
     sch = get_scheme(scheme)
-    check_writable(out)
+    check_output(out, (34 << 20) + (90 << 20 if headers else 0), folder=True)  # before the sweep, not after
     version = runner.simulator_version(sim)
     res = sweep(scheme, sim, defines=defines, jobs=jobs, show_progress=progress)
     t = time.perf_counter()

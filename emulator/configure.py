@@ -2,6 +2,7 @@
 static or dynamic activation scales. Configuration, not state: none of it is in a state_dict."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -25,8 +26,12 @@ def set_levels(model: nn.Module, levels) -> None:
     """One level for every approximated convolution, or a list with one level per convolution
     (model order: 7/19/31/55 for ResNet-8/20/32/56). The final linear layer stays exact."""
     convs = approx_convs(model)
-    if isinstance(levels, (list, tuple)) or (isinstance(levels, torch.Tensor) and levels.dim() == 1):
-        levels = [int(v) for v in levels]
+    if isinstance(levels, torch.Tensor):
+        levels = levels.tolist()  # an integer tensor gives ints; a float one is refused below, not truncated
+    if isinstance(levels, np.ndarray):
+        levels = levels.tolist()
+    if isinstance(levels, (list, tuple)):
+        levels = list(levels)
         if len(levels) != len(convs):
             raise ValueError(f"level list has {len(levels)} entries but the model has {len(convs)} "
                              "approximated convolutions (one level per convolution, the final linear layer is exact)")

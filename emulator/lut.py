@@ -10,9 +10,15 @@ import torch
 N_LEVELS = 256
 
 
+class LevelError(TypeError, ValueError):
+    """A level that is not an integer (a TypeError, and a ValueError so that callers reporting
+    bad input catch it with the rest)."""
+
+
 def check_level(level) -> int:
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
-        raise TypeError(f"approximation level must be an int, got {type(level).__name__}")
+        raise LevelError(f"approximation level must be an integer in 0..255, got {level!r} "
+                         f"({type(level).__name__})")
     if not 0 <= int(level) <= N_LEVELS - 1:
         raise ValueError(f"approximation level {level} outside 0..255")
     return int(level)

@@ -26,7 +26,26 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x)
         return (x - self.mean) / self.std
+
+
+def check_images(x: torch.Tensor) -> None:
+    """The models were trained on float RGB images in [0, 1]: anything else would be misread
+    silently (uint8 pixels as values up to 255, normalized inputs, grayscale), so it is refused."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"images must be [N, 3, H, W] (RGB), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"images must be floating point in [0, 1], got {x.dtype} (uint8 pixels: divide by 255, "
+                         "e.g. experiments.data.to_float)")
+    # a value check costs a reduction and would split a compiled graph: eager calls only
+    if not torch.compiler.is_compiling() and x.numel() and x.device.type != "meta":
+        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+        if lo < -1e-4 or hi > 1 + 1e-4:
+            raise ValueError(f"images must lie in [0, 1] (the model normalizes them itself), got values in "
+                             f"[{lo:.3g}, {hi:.3g}]")
 
 
 class ShortcutA(nn.Module):

@@ -56,10 +56,11 @@ def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return out
 
 
-def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path, eps=None, alpha=None, steps=None,
-               n: int | None = None, data_dir: str | None = None, adaptive: bool = False, levels=0,
-               batch_size: int = 100, seed: int = 0, calib_images: int = 5000, progress: bool = True,
-               log=print) -> dict:
+def attack_config(source: str | Path, exec_type: str, attack: str, eps=None, alpha=None, steps=None,
+                  n: int | None = None, data_dir: str | None = None, adaptive: bool = False, levels=0,
+                  batch_size: int = 100, seed: int = 0, calib_images: int = 5000):
+    """(config, inputs, (test images, labels)) of an adversarial set: what its sidecar records and
+    what decides whether an existing one is up to date."""
     attack_class(attack)  # a wrong name fails before any data is read
     meta = ckpt_meta(source)
     x, y = load_cifar10("test", data_dir, limit=n)
@@ -74,6 +75,16 @@ def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path,
         inputs["lut"] = lut_tables()
         if calib_images:
             inputs.update(data_files("train", data_dir))
+    return prov, inputs, (x, y)
+
+
+def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path, eps=None, alpha=None, steps=None,
+               n: int | None = None, data_dir: str | None = None, adaptive: bool = False, levels=0,
+               batch_size: int = 100, seed: int = 0, calib_images: int = 5000, progress: bool = True,
+               log=print) -> dict:
+    prov, inputs, (x, y) = attack_config(source, exec_type, attack, eps, alpha, steps, n, data_dir, adaptive, levels,
+                                         batch_size, seed, calib_images)
+    params = {k: prov[k] for k in ("eps", "alpha", "steps")}
     if up_to_date(out, prov, inputs, log):
         return read_sidecar(out)
     torch.manual_seed(seed)
@@ -82,9 +93,10 @@ def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path,
     metrics = {"source_std_acc": evaluate(model, x, y, batch_size), "source_adv_acc": evaluate(model, adv, y, batch_size),
                "max_perturbation": float((adv - to_float(x)).abs().max())}
     save_advset(out, adv, y, prov, metrics, inputs)
-    log(f"wrote {out}: {attack} from {meta['arch']} ({meta['params']} params{', AT' if meta['at'] else ''}) "
+    log(f"wrote {out}: {attack} from {prov['source_arch']} ({prov['source_params']} params"
+        f"{', AT' if prov['source_at'] else ''}) "
         f"as {exec_type}: accuracy {metrics['source_std_acc']:.4f} -> {metrics['source_adv_acc']:.4f} on {len(y)} images")
     return {"config": prov, "metrics": metrics}
 
 
-__all__ = ["DEFAULTS", "attack_class", "attack_names", "generate", "make_attack", "run_attack"]
+__all__ = ["DEFAULTS", "attack_class", "attack_config", "attack_names", "generate", "make_attack", "run_attack"]

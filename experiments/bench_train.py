@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from emulator import resnet
+from emulator import calibrate, resnet
 from fileio import atomic_write_text, code_version
 
 from .machine import hardware, native_bf16
@@ -39,12 +39,19 @@ def _variants() -> list[tuple[str, bool, bool, bool]]:
     return v
 
 
-def _train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool, bf16: bool, batch: int,
+def _model(depth: int, exec_type: str) -> torch.nn.Module:
+    model = resnet(depth, exec_type)
+    if exec_type == "approx":  # static activation scales, as a trained approx model has
+        calibrate(model, torch.rand(256, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+    return model
+
+
+def train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool, bf16: bool, batch: int,
                 steps: int, log) -> tuple[float, float]:
     """(images/s of training steps, seconds of the first step: compilation)."""
     torch._dynamo.reset()  # each variant compiles afresh, as a new `axx train` process does
     torch.manual_seed(0)
-    model = resnet(depth, exec_type).train()
+    model = _model(depth, exec_type).train()
     x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -66,9 +73,9 @@ def _train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool,
     return batch / statistics.median(one() for _ in range(steps)), first
 
 
-def _eval_rate(depth: int, exec_type: str, steps: int) -> float:
+def eval_rate(depth: int, exec_type: str, steps: int) -> float:
     """images/s of validation / test passes (eval mode, no gradients, the thesis's batch of 100)."""
-    model = resnet(depth, exec_type).eval()
+    model = _model(depth, exec_type).eval()
     x = torch.rand(EVAL_BATCH, 3, 32, 32)
     with torch.no_grad():
         model(x)
@@ -93,7 +100,7 @@ def run(depths=DEPTHS, exec_types=("float", "quant"), batch: int = 128, steps: i
             rates = {}
             for name, compiled, cl, bf16 in _variants():
                 said = []
-                rate, first = _train_rate(depth, et, compiled, cl, bf16, batch, steps, said.append)
+                rate, first = train_rate(depth, et, compiled, cl, bf16, batch, steps, said.append)
                 rates[name] = rate
                 base = rates["eager fp32"]
                 rows.append({"depth": depth, "exec_type": et, "variant": name, "images_per_s": rate,
@@ -101,7 +108,7 @@ def run(depths=DEPTHS, exec_types=("float", "quant"), batch: int = 128, steps: i
                              "compile_failed": bool(said)})
                 log(f"  resnet{depth:<3} {et:<6} {name:<28} {rate:7.0f} img/s  {rate / base:5.2f}x"
                     + (f"   (first step {first:.1f} s)" if compiled else "") + (f"   [{said[0]}]" if said else ""))
-            ev = _eval_rate(depth, et, steps)
+            ev = eval_rate(depth, et, steps)
             # what `axx train --route auto` (the default) picks: the fastest fp32 route here
             default = max(r for name, r in rates.items() if "bf16" not in name)
             epoch_s = TRAIN_IMAGES / default + RECIPE.val_images / ev
@@ -123,4 +130,4 @@ def run(depths=DEPTHS, exec_types=("float", "quant"), batch: int = 128, steps: i
     return result
 
 
-__all__ = ["run"]
+__all__ = ["eval_rate", "run", "train_rate"]

@@ -55,15 +55,22 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
     return rows
 
 
-def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
-                data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print) -> list[dict]:
-    """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
+def eval_config(victims: list, exec_types: list[str], advsets: list, levels=0, data_dir: str | None = None,
+                batch_size: int = 100, calib_images: int = 5000) -> tuple[dict, dict]:
+    """(config, inputs) of a results CSV: what its sidecar records and what decides whether it is up to date."""
     cfg = {"victims": [str(v) for v in victims], "exec_types": list(exec_types), "advsets": [str(a) for a in advsets],
            "levels": levels, "batch_size": batch_size, "calib_images": calib_images}
     inputs = {**{f"victim {i + 1}": v for i, v in enumerate(victims)},
               **{f"adversarial set {i + 1}": a for i, a in enumerate(advsets)}, **data_files("test", data_dir)}
     if "approx" in exec_types:
         inputs.update({"lut": lut_tables(), **data_files("train", data_dir)})
+    return cfg, inputs
+
+
+def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
+                data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print) -> list[dict]:
+    """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
+    cfg, inputs = eval_config(victims, exec_types, advsets, levels, data_dir, batch_size, calib_images)
     if up_to_date(out, cfg, inputs, log):
         return read_rows(out)
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
@@ -73,4 +80,4 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
     return rows
 
 
-__all__ = ["eval_to_csv", "run_eval"]
+__all__ = ["eval_config", "eval_to_csv", "run_eval"]

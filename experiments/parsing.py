@@ -34,7 +34,11 @@ def parse_levels(text: str | int | None):
         return 0
     if isinstance(text, int):
         return text
-    parts = [p for p in str(text).split(",") if p.strip()]
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    bad = [p for p in parts if not p.isdigit() or not 0 <= int(p) <= 255]
+    if bad or not parts:
+        raise ValueError(f"levels must be integers in 0..255 (one, or one per convolution, comma-separated); "
+                         f"got {', '.join(map(repr, bad)) if bad else repr(text)}")
     vals = [int(p) for p in parts]
     return vals[0] if len(vals) == 1 else vals
 

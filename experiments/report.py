@@ -49,7 +49,7 @@ def _other_label(r: dict) -> str:
     return ", ".join(parts)
 
 
-def _eps_text(eps) -> str:
+def eps_text(eps) -> str:
     e = float(eps)
     return f"{round(e * 255)}/255" if abs(e * 255 - round(e * 255)) < 1e-6 else f"{e:.4g}"
 
@@ -65,9 +65,9 @@ def _table(cells: dict, order: list[str]) -> list[str]:
     return out
 
 
-def summary_tables(rows: list[dict]) -> str:
-    """Per victim architecture, attack and eps: the thesis's cells (Tables 5.2-5.6), then, apart and never
-    mixed in, everything the thesis does not average (adaptive attacks, AT sources, other levels)."""
+def cells(rows: list[dict]) -> dict:
+    """{(victim arch, attack, eps): (thesis cells, other cells)}, each {(scenario label, victim AT): [adv acc]}:
+    the thesis's cells hold exactly what Tables 5.2-5.6 average."""
     groups: dict = defaultdict(lambda: (defaultdict(list), defaultdict(list)))
     for r in rows:
         thesis, other = groups[(r["victim_arch"], r["attack"], r["eps"])]
@@ -75,9 +75,16 @@ def summary_tables(rows: list[dict]) -> str:
             thesis[(_scenario_row(r).capitalize(), _truthy(r["victim_at"]))].append(float(r["adv_acc"]))
         else:
             other[(_other_label(r), _truthy(r["victim_at"]))].append(float(r["adv_acc"]))
+    return groups
+
+
+def summary_tables(rows: list[dict]) -> str:
+    """Per victim architecture, attack and eps: the thesis's cells (Tables 5.2-5.6), then, apart and never
+    mixed in, everything the thesis does not average (adaptive attacks, AT sources, other levels)."""
+    groups = cells(rows)
     out = []
     for (arch, attack, eps), (thesis, other) in sorted(groups.items()):
-        title = f"### {arch} under {attack.upper()} (eps {_eps_text(eps)})"
+        title = f"### {arch} under {attack.upper()} (eps {eps_text(eps)})"
         if thesis:
             out.append(title + "\n")
             out += _table(thesis, [sc.capitalize() for sc in ROW_ORDER if any(k[0] == sc.capitalize() for k in thesis)])

@@ -188,6 +188,21 @@ def _fgsm_rs(step: Compiled, eps: float):
     return attack
 
 
+def train_config(config: TrainConfig) -> tuple[TrainConfig, dict, dict]:
+    """(resolved config, its identity, inputs) of a training: what decides whether a checkpoint is up to
+    date. The data folder is no part of the identity: the data's content is (an input), so the same
+    zoo and data under other paths still match."""
+    c = config.resolved()
+    inputs = {"init": c.init, **data_files(("train", "test"), c.data_dir)}
+    if c.exec_type == "approx":
+        inputs["lut"] = lut_tables()
+    return c, _identity(asdict(c)), inputs
+
+
+def _identity(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k != "data_dir"}
+
+
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True, log=print,
           restart: bool = False) -> dict:
     """Train and write `out` (checkpoint) + `out.json` (sidecar); `out.state` holds the resume state
@@ -197,12 +212,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
 
     if resume and restart:
         raise ValueError("--resume and --restart exclude each other")
-    c = config.resolved()
+    c, cfg, inputs = train_config(config)
     out = Path(out)
-    cfg = asdict(c)
-    inputs = {"init": c.init, **data_files(("train", "test"), c.data_dir)}
-    if c.exec_type == "approx":
-        inputs["lut"] = lut_tables()
     if up_to_date(out, cfg, inputs, log):
         return read_sidecar(out)
     state_path = Path(str(out) + ".state")
@@ -229,7 +240,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     digests = digest_inputs(inputs)
     if resume and state_path.is_file():
         st = load_plain(state_path, "training state")
-        if not isinstance(st, dict) or st.get("config") != cfg:
+        if not isinstance(st, dict) or not isinstance(st.get("config"), dict) or _identity(st["config"]) != cfg:
             raise ValueError(f"{state_path} was made with another configuration; --restart replaces it")
         changed = [r for r, d in (st.get("inputs") or {}).items()  # states of earlier versions carry none
                    if {k: v for k, v in d.items() if k != "path"}
@@ -311,4 +322,4 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     return meta
 
 
-__all__ = ["ROUTES", "SCHEDULES", "TrainConfig", "augment", "choose_route", "lr_at", "split", "train"]
+__all__ = ["ROUTES", "SCHEDULES", "TrainConfig", "augment", "choose_route", "lr_at", "split", "train", "train_config"]

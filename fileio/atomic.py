@@ -99,6 +99,26 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def output_folder(path: Path | str) -> Iterator[Path]:
+    """Create `path` (and missing parents) for a run; if the run fails and leaves what it created
+    empty, remove it again, so a failed command leaves no trace."""
+    path = Path(path)
+    created = []
+    p = path
+    while not p.exists():
+        created.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for d in created:  # innermost first
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only succeeds when empty
+        raise
+
+
 def atomic_write_text(path: Path | str, text: str) -> None:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)

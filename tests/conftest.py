@@ -14,6 +14,10 @@ VENV_BIN = Path(sys.executable).parent
 # torch.compile costs seconds per model and shape, more than the tests' tiny workloads gain from it; the
 # compiled routes are tested against eager where it matters (tests that set AXX_COMPILE=1 themselves)
 os.environ.setdefault("AXX_COMPILE", "0")
+# the tests' many short-lived files would otherwise fill the user's hash cache
+if "AXX_HASH_CACHE" not in os.environ:
+    import tempfile
+    os.environ["AXX_HASH_CACHE"] = str(Path(tempfile.mkdtemp(prefix="axx-test-hashes-")) / "hashes.json")
 
 
 def have(sim: str) -> bool:

@@ -1,4 +1,5 @@
 """One module per `axx` subcommand, each with add(subparsers) and run(args) -> exit status."""
-from . import attack, bench, bench_search, bench_train, convert, eval, luts, metrics, report, search, train
+from . import (attack, bench, bench_search, bench_train, convert, eval, luts, metrics, report, reproduce, search,
+               train)
 
-COMMANDS = (luts, metrics, bench, bench_search, bench_train, train, attack, eval, report, search, convert)
+COMMANDS = (luts, metrics, bench, bench_search, bench_train, train, attack, eval, report, search, reproduce, convert)

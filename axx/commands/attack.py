@@ -32,6 +32,10 @@ def add(sub, schemes: str) -> None:
     a.set_defaults(func=run)
 
 
+def output_bytes(args: argparse.Namespace) -> int:
+    return (args.n or 10_000) * 3 * 32 * 32 * 4 + (1 << 20)  # float32 images
+
+
 def run(args: argparse.Namespace) -> int:
     from experiments.attacks import run_attack
     from experiments.parsing import parse_eps, parse_levels

@@ -26,6 +26,13 @@ def add(sub, schemes: str) -> None:
     q.set_defaults(func=run)
 
 
+OUT_IS_FOLDER = True
+
+
+def output_bytes(args: argparse.Namespace) -> int:
+    return (34 << 20) + (0 if args.no_headers else 90 << 20)  # 32 MiB of tables, figures; the headers
+
+
 def run(args: argparse.Namespace) -> int:
     from lut_build.verify import MismatchError
 

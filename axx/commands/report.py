@@ -17,6 +17,9 @@ def add(sub, schemes: str) -> None:
     r.set_defaults(func=run)
 
 
+OUT_IS_FOLDER = True
+
+
 def run(args: argparse.Namespace) -> int:
     from experiments.report import make_report
 

@@ -44,6 +44,9 @@ def add(sub, schemes: str) -> None:
     s.set_defaults(func=run)
 
 
+OUT_IS_FOLDER = True
+
+
 def run(args: argparse.Namespace) -> int:
     from experiments.search import SearchConfig, run_search
 

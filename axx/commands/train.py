@@ -55,6 +55,12 @@ def add(sub, schemes: str) -> None:
     t.set_defaults(func=run)
 
 
+def output_bytes(args: argparse.Namespace) -> int:
+    from experiments.checkpoints import checkpoint_bytes
+
+    return 5 * checkpoint_bytes(args.arch)  # the checkpoint, and the state (model, momentum, best copy)
+
+
 def run(args: argparse.Namespace) -> int:
     from experiments.parsing import parse_eps
     from experiments.train import TrainConfig, train

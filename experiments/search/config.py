@@ -44,10 +44,11 @@ class SearchConfig:
         return self
 
     def identity(self) -> dict:
-        """What the results depend on: everything but the device (every engine is bit-exact), so a
-        search started on one machine resumes on another."""
+        """What the results depend on: everything but the device (every engine is bit-exact) and the
+        data folder (its content is checked), so a search started on one machine resumes on another."""
         d = asdict(self)
         d.pop("device")
+        d.pop("data_dir")  # the data's content is an input of the search, its folder is not
         return d
 
 

@@ -15,12 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from emulator import resnet
-from fileio import atomic_path
+from fileio import atomic_path, output_folder
 
 from ..checkpoints import ckpt_meta
 from ..energy import conv_macs
 from ..parsing import parse_arch
-from ..provenance import write_sidecar
+from ..data import data_files
+from ..provenance import digest_inputs, lut_tables, write_sidecar
 from .algorithm import make_algorithm
 from .config import SearchConfig
 from .evaluator import GenomeEvaluator
@@ -35,20 +36,26 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     """Run (or resume) the search; writes out/state.json every generation, evaluations.csv and pareto.csv.
 
     A folder holding an interrupted search is resumed with `resume`, started over with `restart`,
-    and otherwise refused (it may hold hours of work)."""
-    from tqdm import tqdm
-
+    and otherwise refused (it may hold hours of work), as is a resume whose victim, adversarial set,
+    data or tables changed since the search started."""
     cfg.check()
     if resume and restart:
         raise ValueError("--resume and --restart exclude each other")
     out = Path(out)
     state, legacy = out / STATE, out / LEGACY
     saved = None
+    inputs = {"victim": cfg.victim, "adversarial set": cfg.advset, **data_files(("test", "train"), cfg.data_dir),
+              "lut": lut_tables()}
+    digests = digest_inputs(inputs)
     if state.is_file() and not restart:
         saved = read_state(state)
         if saved["config"] != identity_json(cfg):
             raise ValueError(f"{state} belongs to another search configuration; use another output folder, "
                              "or --restart to replace it")
+        changed = [r for r, d in saved.get("inputs", {}).items() if _content(d) != _content(digests.get(r, {}))]
+        if changed:
+            raise ValueError(f"{state}: its {', '.join(changed)} changed since the search started; --restart "
+                             "starts it over")
         if saved["n_iter"] - 1 < cfg.gens and not resume:
             raise ValueError(f"{out} holds an interrupted search ({state}, {saved['n_iter'] - 1} of {cfg.gens} "
                              "generations); continue it with --resume or start over with --restart")
@@ -57,7 +64,18 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
                          f"loaded): if you trust it, `axx convert {legacy}` rewrites it as {STATE}; or start "
                          "over with --restart")
     arch = ckpt_meta(cfg.victim)["arch"]
-    out.mkdir(parents=True, exist_ok=True)
+    with output_folder(out):
+        return _search(cfg, out, state, saved, arch, workers, dask, progress, log, inputs)
+
+
+def _content(digest: dict) -> dict:
+    return {k: v for k, v in digest.items() if k != "path"}
+
+
+def _search(cfg: SearchConfig, out: Path, state: Path, saved: dict | None, arch: str, workers: int,
+            dask: str | None, progress: bool, log, inputs: dict):
+    from tqdm import tqdm
+
     runner, close = make_runner(workers, dask)
     try:
         problem = ApproxLevelsProblem(cfg, conv_macs(resnet(parse_arch(arch))), runner)
@@ -71,7 +89,7 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
                    disable=None if progress else True)
         while algorithm.has_next():
             algorithm.next()
-            save_state(state, algorithm, cfg.identity())
+            save_state(state, algorithm, cfg.identity(), digest_inputs(inputs))
             F = algorithm.opt.get("F")
             best = {o: (-1 if o != "energy" else 1) * F[:, i].min() for i, o in enumerate(cfg.objectives)}
             bar.set_postfix({k: f"{v:.4g}" for k, v in best.items()})
@@ -96,7 +114,7 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     _write_csv(out / "pareto.csv", front)
     plot_front(problem.records, front, exact, out / "pareto.png", cfg)
     write_sidecar(out / "pareto.csv", {"config": asdict(cfg), "evaluations": len(problem.records),
-                                       "front": len(front), "exact": exact, "complete": True})
+                                       "front": len(front), "exact": exact, "complete": True}, inputs)
     log(f"{len(problem.records)} distinct genomes evaluated; Pareto front of {len(front)} in {out / 'pareto.csv'}")
     return front, problem.records
 

@@ -39,12 +39,13 @@ def identity_json(cfg: SearchConfig) -> dict:
     return json.loads(json.dumps(_plain(cfg.identity())))
 
 
-def snapshot(algorithm, identity: dict) -> dict:
+def snapshot(algorithm, identity: dict, inputs: dict | None = None) -> dict:
     """Everything a resume needs, as numbers, strings, lists and dicts."""
     problem, pop = algorithm.problem, algorithm.pop
     return {
         "format": FORMAT,
         "config": _plain(identity),
+        "inputs": inputs or {},
         "n_iter": int(algorithm.n_iter),
         "n_eval": int(algorithm.evaluator.n_eval),
         "rng": _plain(algorithm.random_state.bit_generator.state),
@@ -55,8 +56,8 @@ def snapshot(algorithm, identity: dict) -> dict:
     }
 
 
-def save_state(path: Path | str, algorithm, identity: dict) -> None:
-    atomic_write_text(path, json.dumps(snapshot(algorithm, identity)) + "\n")
+def save_state(path: Path | str, algorithm, identity: dict, inputs: dict | None = None) -> None:
+    atomic_write_text(path, json.dumps(snapshot(algorithm, identity, inputs)) + "\n")
 
 
 def read_state(path: Path | str) -> dict:

@@ -80,14 +80,15 @@ def test_demo_small_end_to_end(tmp_path):
     # a second run finds every artifact up to date and skips the work
     p2 = subprocess.run([sys.executable, str(REPO / "experiments" / "demo.py"), "--small", "--root", str(tmp_path),
                          "--data", data], capture_output=True, text=True, timeout=1200)
-    assert p2.returncode == 0 and p2.stdout.count("matches this configuration: skipped") == 6 + 4 + 1
+    skipped = "is up to date (same configuration and inputs): skipped"
+    assert p2.returncode == 0 and p2.stdout.count(skipped) == 6 + 4 + 1
     side = json.loads((tmp_path / "results.csv.json").read_text())
     assert side["rows"] == 72 and side["config"]["exec_types"] == ["float", "quant", "approx"] and side["code_version"]
     # `make demo-search` on the same artifacts: only the search runs
     p3 = subprocess.run(["make", "-s", "-C", str(REPO), "demo-search",
                          f"DEMO_ARGS=--small --root {tmp_path} --data {data}"], capture_output=True, text=True, timeout=1200)
     assert p3.returncode == 0, p3.stdout[-3000:] + p3.stderr[-3000:]
-    assert p3.stdout.count("matches this configuration: skipped") == 6 + 4 + 1
+    assert p3.stdout.count(skipped) == 6 + 4 + 1
     front = list(csv.DictReader(open(tmp_path / "search" / "pareto.csv")))
     evals = list(csv.DictReader(open(tmp_path / "search" / "evaluations.csv")))
     assert front and len(evals) >= 6 and all(len(r["levels"].split("-")) == 7 for r in evals)

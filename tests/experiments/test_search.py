@@ -69,14 +69,14 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     from experiments.search import run as search_run
     real_save, calls = search_run.save_state, {"n": 0}
 
-    def dying(path, algorithm, identity):
+    def dying(path, algorithm, identity, inputs=None):
         calls["n"] += 1
         if calls["n"] == 2:  # killed while saving generation 2: generation 1 stays on disk
             raise KeyboardInterrupt
         import dill  # and the state as earlier versions pickled it, for `axx convert` below
         with open(tmp_path / "legacy.pkl", "wb") as f:
             dill.dump({"algorithm": algorithm, "config": identity}, f)
-        return real_save(path, algorithm, identity)
+        return real_save(path, algorithm, identity, inputs)
 
     monkeypatch.setattr(search_run, "save_state", dying)
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,59 @@
+"""axx reproduce: run the thesis campaign's plans (experiments/plans/*.toml)."""
+from __future__ import annotations
+
+import argparse
+
+from ..options import add_data, add_quiet
+
+
+def add(sub, schemes: str) -> None:
+    from experiments.campaign import builtin_plans
+
+    r = sub.add_parser(
+        "reproduce", help="run thesis plans: train the zoo, attack, evaluate, search, write results pages",
+        description="Derives every step the plans need (trainings, fine-tunes, adversarial trainings, adversarial "
+                    "sets, evaluations, NSGA-II searches, results pages), skips those whose artifact is up to date "
+                    "(same configuration and inputs, by content), and runs the rest in dependency order: one at a "
+                    "time, in --jobs local processes, or on a Dask cluster. Paths are relative to the repository "
+                    f"root. Built-in plans: {', '.join(builtin_plans())}.")
+    r.add_argument("plans", nargs="+", metavar="PLAN", help="a built-in plan name or a .toml file")
+    r.add_argument("--only", nargs="+", metavar="STEP",
+                   help="run only these steps (ids or shell patterns, e.g. 'train:resnet8_*' 'eval:fgsm/*'); "
+                        "their dependencies must be done")
+    r.add_argument("--dry-run", action="store_true",
+                   help="list the steps, what is done, and the projected time of the rest on this machine")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue interrupted trainings and searches")
+    g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")
+    r.add_argument("--jobs", type=int, default=1, help="independent steps run side by side in N local processes "
+                                                       "(the cores are split between them; default 1)")
+    r.add_argument("--dask", metavar="ADDRESS", help="run the steps on a Dask cluster, e.g. tcp://host:8786")
+    r.add_argument("--zoo", default="experiments/zoo", help="the model zoo folder (default experiments/zoo)")
+    r.add_argument("--work", default="artifacts/campaign",
+                   help="adversarial sets and timing caches (large, not committed; default artifacts/campaign)")
+    r.add_argument("--results", default="experiments/results",
+                   help="results pages, CSVs and figures (default experiments/results)")
+    r.add_argument("--n-images", type=int, help="use the first N test images (default: the plan's, else all 10,000)")
+    add_data(r)
+    add_quiet(r)
+    r.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from experiments.campaign import Context, reproduce
+
+    here = os.getcwd()
+    absol = lambda p: None if p is None else os.path.abspath(os.path.join(here, p))  # noqa: E731
+    from experiments.campaign.runner import REPO
+
+    def rel(p: str) -> str:
+        a = absol(p)
+        return os.path.relpath(a, REPO) if a.startswith(str(REPO) + os.sep) else a
+
+    plans = [p if not p.endswith(".toml") else absol(p) for p in args.plans]
+    ctx = Context(zoo=rel(args.zoo), work=rel(args.work), results=rel(args.results), data_dir=absol(args.data),
+                  n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet)
+    res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask)
+    return 1 if not args.dry_run and (res["failed"] or res["blocked"]) else 0

@@ -1,0 +1,149 @@
+"""A plan's results page: `experiments/results/<plan>.md` with its figures, each of our numbers beside
+the thesis's (experiments/resources/thesis_numbers.csv, transcribed from the thesis and cited by table
+or figure), the difference, and a sentence where they disagree beyond the campaign's bounds."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from fileio import atomic_write_text, code_version
+
+from ..provenance import read_sidecar
+from ..report import ROW_ORDER, cells, eps_text, figures
+from ..results import read_rows
+from .names import parse_model
+from .plan import PLANS_DIR, Plan
+
+THESIS_CSV = Path(__file__).resolve().parents[1] / "resources" / "thesis_numbers.csv"
+BOUND = {"4.1": 1.0, "4.2": 1.5}  # points; Tables 5.x: 5 points (the campaign issue's bounds)
+EXEC_NAME = {"approx": "transaxx"}  # the thesis's name of our approx
+
+
+def thesis_numbers() -> list[dict]:
+    with open(THESIS_CSV, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _thesis(table: str, arch: str, what: str, at: bool) -> tuple[float | None, str]:
+    for r in thesis_numbers():
+        if r["table"] == table and r["arch"] == arch and r["scenario_or_exec"] == what and (r["at"] == "yes") == at:
+            return float(r["value_pct"]), r["source"]
+    return None, ""
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _diff(ours: float | None, theirs: float | None, digits: int = 1) -> str:
+    return "-" if ours is None or theirs is None else f"{ours - theirs:+.{digits}f}"
+
+
+def accuracy_section(table: str, models: list, ctx) -> tuple[list[str], list[str]]:
+    lines = [f"## Table {table}: test accuracy (%)\n", "| model | ours | thesis | difference | epochs | test images |",
+             "|---|---|---|---|---|---|"]
+    notes = []
+    bound = BOUND.get(table, 1.0)
+    for m in models:
+        meta = read_sidecar(ctx.model(m)) or {}
+        ours = 100 * meta["test_accuracy"] if "test_accuracy" in meta else None
+        theirs, _ = _thesis(table, m.arch, EXEC_NAME.get(m.params, m.params), m.at)
+        lines.append(f"| {m.name} | {_fmt(ours, 2)} | {_fmt(theirs, 2)} | {_diff(ours, theirs, 2)} | "
+                     f"{meta.get('epochs', '-')} | {meta.get('test_images', '-')} |")
+        if ours is not None and theirs is not None and abs(ours - theirs) > bound:
+            notes.append(f"- {m.name}: {ours:.2f} % against the thesis's {theirs:.2f} % ({ours - theirs:+.2f} points, "
+                         f"beyond the {bound} point bound).")
+    lines.append(f"\nThesis: Table {table} (`experiments/resources/thesis_numbers.csv`); ours: the zoo's sidecars "
+                 "(best-validation checkpoint, the test set used once).\n")
+    return lines, notes
+
+
+def attack_section(t, rows: list[dict]) -> tuple[list[str], list[str]]:
+    from ..parsing import parse_eps
+    eps = parse_eps(t.eps)
+    groups = {k: v for k, v in cells(rows).items()
+              if k[0] == t.arch and k[1].lower() == t.attack and abs(float(k[2]) - eps) < 1e-9}
+    lines = [f"## Table {t.table}: {t.arch} under {t.attack.upper()} (eps {eps_text(eps)}), mean adversarial "
+             "accuracy (%)\n", "| scenario | ours, not AT | thesis | diff. | ours, AT | thesis | diff. |",
+             "|---|---|---|---|---|---|---|"]
+    notes = []
+    thesis_cells = {}
+    for (_, _, _), (th, _) in groups.items():
+        for k, v in th.items():
+            thesis_cells.setdefault(k, []).extend(v)
+    for sc in ROW_ORDER:
+        label = sc.capitalize()
+        row = [label]
+        for at in (False, True):
+            v = thesis_cells.get((label, at))
+            ours = 100 * sum(v) / len(v) if v else None
+            theirs, _ = _thesis(t.table, t.arch, sc, at)
+            if ours is None and theirs is None:
+                row += ["-", "-", "-"]
+                continue
+            row += [f"{_fmt(ours)}" + (f" (n={len(v)})" if v else ""), _fmt(theirs), _diff(ours, theirs)]
+            if ours is not None and theirs is not None and abs(ours - theirs) > 5:
+                notes.append(f"- Table {t.table}, {sc}, {'AT' if at else 'not AT'}: {ours:.1f} % against "
+                             f"{theirs:.1f} % ({ours - theirs:+.1f} points, beyond the 5 point bound).")
+        if any(x != "-" for x in row[1:]):
+            lines.append("| " + " | ".join(row) + " |")
+    lines.append(f"\nAs the thesis's Table {t.table}: the mean over the victims' execution types of exact-multiplier "
+                 "(level 0) rows, transfer sets from non-AT sources (n = rows averaged).\n")
+    return lines, notes
+
+
+def search_section(folder: str) -> list[str]:
+    p = Path(folder) / "pareto.csv"
+    with open(p, newline="") as f:
+        front = list(csv.DictReader(f))
+    meta = read_sidecar(p) or {}
+    cfg = meta.get("config", {})
+    lines = [f"## NSGA-II search `{Path(folder).name}` (as thesis Figure 5.25)\n",
+             f"Victim `{Path(cfg.get('victim', '?')).stem}`, set `{Path(cfg.get('advset', '?')).stem}`, levels "
+             f"0..{cfg.get('axx_levels')}, population {cfg.get('pop')}, {cfg.get('gens')} generations, "
+             f"{meta.get('evaluations', '?')} genomes evaluated. Exact (all levels 0): adversarial "
+             f"{100 * float(meta.get('exact', {}).get('adv', 0)):.2f} %, standard "
+             f"{100 * float(meta.get('exact', {}).get('std', 0)):.2f} %.\n",
+             "| levels | adversarial (%) | standard (%) |", "|---|---|---|"]
+    for r in front:
+        adv = r.get("adv_full") or r["adv"]
+        std = r.get("std_full") or r["std"]
+        lines.append(f"| {r['levels']} | {100 * float(adv):.2f} | {100 * float(std):.2f} |")
+    thesis = [r for r in thesis_numbers() if r["table"] == "5.25"]
+    lines.append("\nThe thesis's points (Section 5.4): " + "; ".join(f"{r['scenario_or_exec']} {r['value_pct']} %"
+                                                                   for r in thesis) + ".\n")
+    lines.append(f"![Pareto front]({Path(folder).name}/pareto.png)\n")
+    return lines
+
+
+def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches: list[str]) -> Path:
+    out = Path(f"{ctx.result_dir(plan.name)}.md")
+    fig_dir = Path(ctx.result_dir(plan.name))
+    rows = [r for p in evals for r in read_rows(p)]
+    md = [f"# {plan.title}\n", f"Plan `{plan.path.name}`; code version {code_version()}; "
+          f"{'all 10,000' if ctx.n_images is None else f'the first {ctx.n_images:,}'} test images. "
+          "Regenerate with `axx reproduce " + (plan.name if plan.path.parent == PLANS_DIR else str(plan.path))
+          + (f" --n-images {ctx.n_images}" if ctx.n_images != plan.n_images else "") + "`.\n"]
+    notes: list[str] = []
+    for a in plan.accuracy:
+        lines, n = accuracy_section(a.table, a.models, ctx)
+        md += lines
+        notes += n
+    for t in plan.tables:
+        lines, n = attack_section(t, rows)
+        md += lines
+        notes += n
+    for s in searches:
+        md += search_section(s)
+    if rows:
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        figs = figures(rows, fig_dir)
+        md.append("## Figures\n")
+        md += [f"![{p.stem}]({fig_dir.name}/{p.name})\n" for p in figs]
+    md.append("## Deviations\n")
+    md += notes or ["None beyond the bounds (1 point for Table 4.1, 1.5 for 4.2, 5 for Tables 5.2-5.6)."]
+    atomic_write_text(out, "\n".join(md) + "\n")
+    return out
+
+
+__all__ = ["THESIS_CSV", "parse_model", "thesis_numbers", "write_results"]

@@ -1,0 +1,244 @@
+"""`axx reproduce`: run plans' steps in dependency order, skipping what is done (by content), resuming
+what was interrupted (with --resume), and running independent steps side by side: local worker
+processes, or a Dask cluster by address. `--dry-run` lists the steps, what is done, and the
+projected time of the rest on this machine.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import time
+from pathlib import Path
+
+from ..machine import hardware
+from .plan import load_plan
+from .steps import Context, Status, Step, derive_steps
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Rates:
+    """Images/s of training steps and evaluations per (arch, exec type) on this machine, measured on
+    first use (a few steps each) and cached in WORK/rates.json per CPU and thread count."""
+
+    def __init__(self, path: Path, log=print):
+        self.path, self.log = path, log
+        hw = hardware()
+        self.key = f"{hw['cpu']}|{hw['torch_threads']} threads"
+        try:
+            self.cache = json.loads(path.read_text()).get(self.key, {})
+        except (OSError, ValueError, AttributeError):
+            self.cache = {}
+
+    def _get(self, what: str, arch: str, exec_type: str) -> float:
+        from ..bench_train import eval_rate, train_rate
+        from ..parsing import parse_arch
+        k = f"{what}:{arch}:{exec_type}"
+        load = os.getloadavg()[0]
+        hit = self.cache.get(k)
+        # a rate timed while the machine was busier than now is timed again
+        if not isinstance(hit, dict) or hit.get("load", 0) > load + 0.5:
+            self.log(f"timing {what} steps of {arch} {exec_type} for the projection ...")
+            d = parse_arch(arch)
+            rate = (train_rate(d, exec_type, False, False, False, 128, 3, lambda *a: None)[0]
+                    if what == "train" else eval_rate(d, exec_type, 3))
+            self.cache[k] = hit = {"images_per_s": rate, "load": round(load, 2)}
+            self._save()
+        return hit["images_per_s"]
+
+    def _save(self) -> None:
+        from fileio import atomic_write_text
+        try:
+            allc = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        except (OSError, ValueError):
+            allc = {}
+        allc[self.key] = self.cache
+        atomic_write_text(self.path, json.dumps(allc, indent=1) + "\n")
+
+    def train(self, arch: str, exec_type: str) -> float:
+        return self._get("train", arch, exec_type)
+
+    def eval(self, arch: str, exec_type: str) -> float:
+        return self._get("eval", arch, exec_type)
+
+
+def _hours(s: float) -> str:
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
+
+
+def select(steps: dict[str, Step], only: list[str] | None) -> dict[str, Step]:
+    if not only:
+        return steps
+    chosen = {k: s for k, s in steps.items() if any(fnmatch.fnmatch(k, pat) or k == pat for pat in only)}
+    if not chosen:
+        raise ValueError(f"--only {' '.join(only)} matches no step; the steps are: {', '.join(steps)}")
+    return chosen
+
+
+def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print) -> dict:
+    """Print every step's state and the projected time of what is left; returns the totals."""
+    width = max(len(k) for k in steps)
+    left = {"train": 0.0, "other": 0.0}
+    counts: dict[str, int] = {}
+    for sid, step in steps.items():
+        st = step.status(ctx)
+        counts[st.state] = counts.get(st.state, 0) + 1
+        est = 0.0 if st.state == "done" else step.estimate_s(ctx, rates)
+        left["train" if step.kind == "train" else "other"] += est
+        when = "" if st.state == "done" else f"~{_hours(est)}"
+        log(f"{sid:<{width}}  {st.state:<11} {when:>10}  {st.detail}")
+    hw = hardware()
+    log(f"{len(steps)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    load = os.getloadavg()[0]
+    log(f"projected on this machine ({hw['cpu']}, {hw['torch_threads']} threads, eager fp32 steps): trainings left "
+        f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
+        + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
+           if load > 0.5 * (os.cpu_count() or 1) else ""))
+    return {"counts": counts, "train_s": left["train"], "other_s": left["other"]}
+
+
+def run_step(step: Step, ctx: Context, threads: int | None = None) -> str:
+    """Run one step (in this process, a worker process or a Dask worker); returns its id."""
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    os.chdir(REPO)
+    step.run(ctx, log=lambda m: print(f"[{step.id}] {m}", flush=True))
+    return step.id
+
+
+class _Local:
+    def __init__(self, jobs: int):
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        self.cf = cf
+        self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.pool = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
+
+    def submit(self, step: Step, ctx: Context):
+        return self.pool.submit(run_step, step, ctx, self.threads)
+
+    def wait_any(self, futures):
+        done, _ = self.cf.wait(futures, return_when=self.cf.FIRST_COMPLETED)
+        return done
+
+    def close(self):
+        self.pool.shutdown(cancel_futures=True)
+
+
+class _Dask:
+    def __init__(self, address: str, timeout_s: float = 10):
+        from distributed import Client
+        try:
+            self.client = Client(address, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as e:
+            raise RuntimeError(f"cannot reach the Dask scheduler at {address} within {timeout_s:.0f} s ({e})") from None
+
+    def submit(self, step: Step, ctx: Context):
+        return self.client.submit(run_step, step, ctx, pure=False, key=f"axx-{step.id}-{time.time_ns()}")
+
+    def wait_any(self, futures):
+        from distributed import wait
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def close(self):
+        self.client.close()
+
+
+def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print) -> dict:
+    """Run every step that is not done once its dependencies are; a failed step stops only what
+    depends on it. Returns {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
+    status = {sid: s.status(ctx) for sid, s in steps.items()}
+    done = {sid for sid, st in status.items() if st.state == "done"}
+    outside = {d for s in steps.values() for d in s.deps if d not in steps}
+    # dependencies outside a --only selection must be done already
+    for sid, s in steps.items():
+        missing = [d for d in s.deps if d in outside and status.get(d, Status("todo")).state != "done"]
+        if missing and sid not in done:
+            st = s.status(ctx)
+            if st.state == "waiting":
+                raise ValueError(f"{sid} {st.detail}: run its steps first ({', '.join(missing)}) or widen --only")
+    todo = [sid for sid in steps if sid not in done]
+    ran, failed, blocked = [], {}, []
+    if not todo:
+        log("everything is up to date")
+        return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
+    log(f"{len(done)} of {len(steps)} steps done; running {len(todo)}")
+    pool = _Dask(dask) if dask else (_Local(jobs) if jobs > 1 else None)
+    running: dict = {}
+    try:
+        while todo or running:
+            ready = [sid for sid in todo if all(d in done or d in outside for d in steps[sid].deps)]
+            dead = [sid for sid in todo if any(d in failed or d in blocked for d in steps[sid].deps)]
+            for sid in dead:
+                todo.remove(sid)
+                blocked.append(sid)
+                log(f"[{sid}] not run: a step it needs failed")
+            if not ready and not running and not dead:
+                for sid in todo:  # needs a step outside the selection that is not done
+                    blocked.append(sid)
+                    log(f"[{sid}] not run: it needs steps that are not done")
+                break
+            for sid in ready:
+                if pool is None:
+                    todo.remove(sid)
+                    t = time.perf_counter()
+                    try:
+                        run_step(steps[sid], ctx)
+                        done.add(sid)
+                        ran.append(sid)
+                        log(f"[{sid}] finished in {_hours(time.perf_counter() - t)}")
+                    except (ValueError, OSError, RuntimeError) as e:
+                        failed[sid] = str(e).splitlines()[0] if str(e) else type(e).__name__
+                        log(f"[{sid}] failed: {failed[sid]}")
+                    break  # re-derive what is ready
+                if len(running) < (jobs if not dask else 1 << 30):
+                    todo.remove(sid)
+                    running[pool.submit(steps[sid], ctx)] = sid
+            if pool is not None and running:
+                for fut in pool.wait_any(list(running)):
+                    sid = running.pop(fut)
+                    try:
+                        fut.result()
+                        done.add(sid)
+                        ran.append(sid)
+                        log(f"[{sid}] finished")
+                    except Exception as e:  # noqa: BLE001 - a worker's error stops its dependants only
+                        failed[sid] = str(e).splitlines()[0] if str(e) else type(e).__name__
+                        log(f"[{sid}] failed: {failed[sid]}")
+    finally:
+        if pool is not None:
+            pool.close()
+    return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
+
+
+def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry: bool = False, jobs: int = 1,
+              dask: str | None = None, log=print) -> dict:
+    """The `axx reproduce` entry: load and check every plan first, then list or run their steps, working
+    in the repository root (plans' paths are relative to it)."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if ctx.resume and ctx.restart:
+        raise ValueError("--resume and --restart exclude each other")
+    loaded = [load_plan(p) for p in plans]
+    if not loaded:
+        raise ValueError("name at least one plan")
+    if ctx.n_images is None:
+        sizes = {p.n_images for p in loaded}
+        if len(sizes) > 1:
+            raise ValueError(f"the plans use different test subsets ({', '.join(map(str, sizes))} images): run them "
+                             "apart, or give --n-images")
+        ctx.n_images = sizes.pop()
+    os.chdir(REPO)
+    steps = select(derive_steps(loaded, ctx), only)
+    if dry:
+        return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log)
+    res = execute(steps, ctx, jobs, dask, log)
+    if res["failed"] or res["blocked"]:
+        log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
+            + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()))
+    return res
+
+
+__all__ = ["REPO", "Rates", "dry_run", "execute", "reproduce", "run_step", "select"]

@@ -1,0 +1,353 @@
+"""The steps of a campaign, derived from its plans: trainings (from scratch, fine-tunes, adversarial
+trainings), adversarial sets, evaluations, searches and the results page. Each step knows its
+output, the steps it needs, whether it is done (by content: campaign/../provenance.py), and how long
+it should take here; running one calls the same function as the matching `axx` command, which
+skips or resumes by itself. Steps are plain data, so they travel to worker processes and Dask.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..provenance import read_sidecar, stale_reason
+from .names import AT_EPS, ModelName
+from .plan import Plan
+
+TRAIN_IMAGES, TEST_IMAGES = 45_000, 10_000
+
+
+@dataclass
+class Context:
+    """Where a campaign reads and writes, relative to the repository root (the runner works there)."""
+    zoo: str = "experiments/zoo"
+    work: str = "artifacts/campaign"        # adversarial sets (large: not committed)
+    results: str = "experiments/results"
+    data_dir: str | None = None
+    n_images: int | None = None             # first N test images for sets and evaluations (None: all 10,000)
+    resume: bool = False
+    restart: bool = False
+    progress: bool = True
+
+    def model(self, m: ModelName) -> str:
+        return f"{self.zoo}/{m.name}.pt"
+
+    def advset(self, set_id: str) -> str:
+        return f"{self.work}/sets{'' if self.n_images is None else f'-n{self.n_images}'}/{set_id}.pt"
+
+    def result_dir(self, plan: str) -> str:
+        return f"{self.results}/{plan}{'' if self.n_images is None else f'-n{self.n_images}'}"
+
+
+@dataclass
+class Status:
+    state: str            # done | todo | interrupted | waiting
+    detail: str = ""
+
+
+@dataclass
+class Step:
+    id: str
+    deps: list[str] = field(default_factory=list)
+
+    kind = "step"
+
+    def output(self, ctx: Context) -> str:
+        raise NotImplementedError
+
+    def status(self, ctx: Context) -> Status:
+        raise NotImplementedError
+
+    def estimate_s(self, ctx: Context, rates) -> float:
+        return 0.0
+
+    def run(self, ctx: Context, log=print) -> None:
+        raise NotImplementedError
+
+
+def _waiting(step: Step, ctx: Context, done: set[str] | None = None) -> Status | None:
+    return None
+
+
+@dataclass
+class TrainStep(Step):
+    model: ModelName = None
+    overrides: dict = field(default_factory=dict)
+
+    kind = "train"
+
+    def config(self, ctx: Context):
+        from ..parsing import parse_eps
+        from ..train import TrainConfig
+        init = self.model.init
+        return TrainConfig(arch=self.model.arch, exec_type=self.model.params, init=ctx.model(init) if init else None,
+                           at_eps=parse_eps(AT_EPS) if self.model.at else None, data_dir=ctx.data_dir,
+                           **self.overrides)
+
+    def output(self, ctx: Context) -> str:
+        return ctx.model(self.model)
+
+    def status(self, ctx: Context) -> Status:
+        from ..train import train_config
+        init = self.model.init
+        if init is not None and not Path(ctx.model(init)).is_file():
+            return Status("waiting", f"needs {init.name}")
+        c, cfg, inputs = train_config(self.config(ctx))
+        why = stale_reason(self.output(ctx), cfg, inputs)
+        if why is None:
+            return Status("done")
+        state = read_sidecar(self.output(ctx) + ".state")
+        if state and Path(self.output(ctx) + ".state").is_file():
+            return Status("interrupted", f"epoch {state.get('epoch', '?')} of {c.epochs} saved")
+        return Status("todo", "" if why == "does not exist" else why)
+
+    def epochs_left(self, ctx: Context) -> tuple[int, int]:
+        c = self.config(ctx).resolved()
+        st = read_sidecar(self.output(ctx) + ".state") if Path(self.output(ctx) + ".state").is_file() else None
+        done = int(st.get("epoch", 0)) if st and st.get("config", {}).get("epochs") == c.epochs else 0
+        return c.epochs - done, c.epochs
+
+    def estimate_s(self, ctx: Context, rates) -> float:
+        left, _ = self.epochs_left(ctx)
+        c = self.config(ctx).resolved()
+        own = self._own_rate(ctx)
+        if own:  # an interrupted run's own pace on its machine beats a few timed steps
+            return left * own
+        images = min(TRAIN_IMAGES, c.subset or TRAIN_IMAGES)
+        rate = rates.train(self.model.arch, self.model.params)
+        per_epoch = images / rate * (2.0 if self.model.at else 1.0) + 5000 / rates.eval(self.model.arch, self.model.params)
+        return left * per_epoch + TEST_IMAGES / rates.eval(self.model.arch, self.model.params)
+
+    def _own_rate(self, ctx: Context) -> float | None:
+        """Seconds per epoch of the interrupted run in OUT.state, if one is there."""
+        from emulator.safe_load import load_plain
+        p = Path(self.output(ctx) + ".state")
+        if not p.is_file():
+            return None
+        try:
+            st = load_plain(p, "training state")
+            return float(st["seconds"]) / (int(st["epoch"]) + 1)
+        except (ValueError, KeyError, TypeError, ZeroDivisionError):
+            return None
+
+    def run(self, ctx: Context, log=print) -> None:
+        from ..train import train
+        train(self.config(ctx), self.output(ctx), resume=ctx.resume, restart=ctx.restart, progress=ctx.progress,
+              log=log)
+
+
+@dataclass
+class AttackStep(Step):
+    set_id: str = ""
+    source: ModelName = None
+    attack: str = ""
+    eps: str = ""
+    exec: str = ""
+    alpha: str | None = None
+    steps: int | None = None
+
+    kind = "attack"
+
+    def kwargs(self, ctx: Context) -> dict:
+        from ..parsing import parse_eps
+        return dict(source=ctx.model(self.source), exec_type=self.exec, attack=self.attack, eps=parse_eps(self.eps),
+                    alpha=parse_eps(self.alpha) if self.alpha else None, steps=self.steps, n=ctx.n_images,
+                    data_dir=ctx.data_dir)
+
+    def output(self, ctx: Context) -> str:
+        return ctx.advset(self.set_id)
+
+    def status(self, ctx: Context) -> Status:
+        from ..attacks import attack_config
+        if not Path(ctx.model(self.source)).is_file():
+            return Status("waiting", f"needs {self.source.name}")
+        prov, inputs, _ = attack_config(**self.kwargs(ctx))
+        why = stale_reason(self.output(ctx), prov, inputs)
+        return Status("done") if why is None else Status("todo", "" if why == "does not exist" else why)
+
+    def estimate_s(self, ctx: Context, rates) -> float:
+        n = ctx.n_images or TEST_IMAGES
+        iters = 1 if self.attack in ("fgsm", "ffgsm") else (self.steps or 10)
+        return n * iters / rates.train(self.source.arch, self.exec) + 2 * n / rates.eval(self.source.arch, self.exec)
+
+    def run(self, ctx: Context, log=print) -> None:
+        from ..attacks import run_attack
+        run_attack(out=self.output(ctx), progress=ctx.progress, log=log, **self.kwargs(ctx))
+
+
+@dataclass
+class EvalStep(Step):
+    plan: str = ""
+    name: str = ""
+    victims: list[ModelName] = field(default_factory=list)
+    exec: list[str] = field(default_factory=list)
+    sets: list[str] = field(default_factory=list)
+    levels: int = 0
+
+    kind = "eval"
+
+    def args(self, ctx: Context) -> tuple:
+        return ([ctx.model(v) for v in self.victims], list(self.exec), [ctx.advset(s) for s in self.sets])
+
+    def output(self, ctx: Context) -> str:
+        return f"{ctx.result_dir(self.plan)}/{self.name}.csv"
+
+    def status(self, ctx: Context) -> Status:
+        from ..evaluation import eval_config
+        victims, execs, sets = self.args(ctx)
+        missing = [Path(p).stem for p in victims + sets if not Path(p).is_file()]
+        if missing:
+            return Status("waiting", f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        cfg, inputs = eval_config(victims, execs, sets, self.levels, ctx.data_dir)
+        why = stale_reason(self.output(ctx), cfg, inputs)
+        return Status("done") if why is None else Status("todo", "" if why == "does not exist" else why)
+
+    def estimate_s(self, ctx: Context, rates) -> float:
+        n = ctx.n_images or TEST_IMAGES
+        return sum(2 * n * len(self.sets) / rates.eval(v.arch, e) for v in self.victims for e in self.exec)
+
+    def run(self, ctx: Context, log=print) -> None:
+        from ..evaluation import eval_to_csv
+        victims, execs, sets = self.args(ctx)
+        eval_to_csv(victims, execs, sets, self.output(ctx), levels=self.levels, data_dir=ctx.data_dir, log=log)
+
+
+@dataclass
+class SearchStep(Step):
+    plan: str = ""
+    name: str = ""
+    victim: ModelName = None
+    set_id: str = ""
+    settings: dict = field(default_factory=dict)
+
+    kind = "search"
+
+    def config(self, ctx: Context):
+        from ..search import SearchConfig
+        s = dict(self.settings)
+        s["objectives"] = tuple(s.get("objectives", ("adv", "std")))
+        return SearchConfig(victim=ctx.model(self.victim), advset=ctx.advset(self.set_id), data_dir=ctx.data_dir, **s)
+
+    def output(self, ctx: Context) -> str:
+        return f"{ctx.result_dir(self.plan)}/search-{self.name}"
+
+    def status(self, ctx: Context) -> Status:
+        from dataclasses import asdict
+
+        from ..data import data_files
+        from ..provenance import lut_tables
+        from ..search.state import STATE, read_state
+        cfg = self.config(ctx)
+        missing = [Path(p).stem for p in (cfg.victim, cfg.advset) if not Path(p).is_file()]
+        if missing:
+            return Status("waiting", f"needs {', '.join(missing)}")
+        inputs = {"victim": cfg.victim, "adversarial set": cfg.advset, **data_files(("test", "train"), cfg.data_dir),
+                  "lut": lut_tables()}
+        why = stale_reason(Path(self.output(ctx)) / "pareto.csv", asdict(cfg), inputs)
+        if why is None:
+            return Status("done")
+        state = Path(self.output(ctx)) / STATE
+        if state.is_file():
+            try:
+                n = read_state(state)["n_iter"] - 1
+            except ValueError:
+                n = "?"
+            return Status("interrupted", f"generation {n} of {cfg.gens} saved")
+        return Status("todo", "" if why == "does not exist" else why)
+
+    def estimate_s(self, ctx: Context, rates) -> float:
+        cfg = self.config(ctx)
+        n = cfg.n_images or ctx.n_images or TEST_IMAGES
+        return cfg.pop * cfg.gens * 2 * n / rates.eval(self.victim.arch, "approx")
+
+    def run(self, ctx: Context, log=print) -> None:
+        from ..search import run_search
+        run_search(self.config(ctx), self.output(ctx), resume=ctx.resume, restart=ctx.restart, progress=ctx.progress,
+                   log=log)
+
+
+@dataclass
+class ReportStep(Step):
+    plan_path: str = ""
+    evals: list[str] = field(default_factory=list)      # result CSVs, by EvalStep output
+    models: list[str] = field(default_factory=list)     # zoo checkpoints of the accuracy tables
+    searches: list[str] = field(default_factory=list)   # search folders
+
+    kind = "report"
+
+    def output(self, ctx: Context) -> str:
+        from .plan import load_plan
+        return f"{ctx.result_dir(load_plan(self.plan_path).name)}.md"
+
+    def status(self, ctx: Context) -> Status:
+        missing = [p for p in self.evals + self.models if not Path(p).is_file()] + \
+                  [s for s in self.searches if not (Path(s) / "pareto.csv").is_file()]
+        if missing:
+            return Status("waiting", f"needs {len(missing)} result{'s' if len(missing) > 1 else ''}")
+        why = stale_reason(self.output(ctx), {"plan": json.loads(json.dumps(self.plan_path))}, self._inputs())
+        return Status("done") if why is None else Status("todo", "" if why == "does not exist" else why)
+
+    def _inputs(self) -> dict:
+        return {**{f"results {p}": p for p in self.evals}, **{f"model {p}": p for p in self.models},
+                **{f"search {s}": f"{s}/pareto.csv" for s in self.searches}, "plan": self.plan_path}
+
+    def run(self, ctx: Context, log=print) -> None:
+        from ..provenance import write_sidecar
+        from .results_page import write_results
+        from .plan import load_plan
+        out = write_results(load_plan(self.plan_path), ctx, self.evals, self.models, self.searches)
+        write_sidecar(out, {"config": {"plan": self.plan_path}, "complete": True}, self._inputs())
+        log(f"wrote {out}")
+
+
+def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:
+    """Every step the plans need, once each (plans share models and sets), in dependency order."""
+    steps: dict[str, Step] = {}
+
+    def add(step: Step) -> str:
+        steps.setdefault(step.id, step)
+        return step.id
+
+    def train(m: ModelName, plan: Plan) -> str:
+        deps = [train(m.init, plan)] if m.init is not None else []
+        over = dict(plan.training.get("all", {}))
+        over.update(plan.training.get(m.arch, {}))
+        if m.init is not None:  # the fine-tune and AT recipes are the thesis's; overrides are for scratch runs
+            over = {k: v for k, v in over.items() if k in ("subset", "val_images", "test_images", "calib_images")}
+        sid = f"train:{m.name}"
+        if sid in steps and steps[sid].overrides != over:
+            raise ValueError(f"two plans train {m.name} with different recipes ({steps[sid].overrides} and {over})")
+        return add(TrainStep(id=sid, deps=deps, model=m, overrides=over))
+
+    for plan in plans:
+        for m in plan.models():
+            train(m, plan)
+        set_ids = {}
+        for s in plan.sets:
+            set_ids[s.id] = add(AttackStep(id=f"attack:{s.id}", deps=[train(s.source, plan)], set_id=s.id,
+                                           source=s.source, attack=s.attack, eps=s.eps, exec=s.exec, alpha=s.alpha,
+                                           steps=s.steps))
+        evals, searches = [], []
+        for e in plan.evaluations:
+            step = EvalStep(id=f"eval:{plan.name}/{e.name}", deps=[train(v, plan) for v in e.victims]
+                            + [set_ids[s] for s in e.sets], plan=plan.name, name=e.name, victims=e.victims,
+                            exec=e.exec, sets=e.sets, levels=e.levels)
+            add(step)
+            evals.append(step)
+        for s in plan.searches:
+            settings = {k: getattr(s, k) for k in ("axx_levels", "pop", "gens", "n_images", "objectives", "operators",
+                                                   "seed")}
+            step = SearchStep(id=f"search:{plan.name}/{s.name}", deps=[train(s.victim, plan), set_ids[s.set]],
+                              plan=plan.name, name=s.name, victim=s.victim, set_id=s.set, settings=settings)
+            add(step)
+            searches.append(step)
+        models = [ctx.model(m) for a in plan.accuracy for m in a.models]
+        add(ReportStep(id=f"report:{plan.name}", deps=[e.id for e in evals] + [s.id for s in searches]
+                       + [f"train:{m.name}" for a in plan.accuracy for m in a.models],
+                       plan_path=str(plan.path), evals=[e.output(ctx) for e in evals], models=models,
+                       searches=[s.output(ctx) for s in searches]))
+    return steps
+
+
+__all__ = ["AttackStep", "Context", "EvalStep", "ReportStep", "SearchStep", "Status", "Step", "TrainStep",
+           "derive_steps"]

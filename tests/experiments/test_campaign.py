@@ -1,0 +1,162 @@
+"""`axx reproduce`: plans derive the right steps, a run makes every artifact once and a rerun skips
+them by content, retraining one model redoes exactly what depends on it, parallel runs equal serial
+ones, and bad plans fail with one line naming the valid choices."""
+import csv
+from pathlib import Path
+
+import pytest
+
+from axx.cli import main
+from experiments.campaign import Context, builtin_plans, derive_steps, load_plan, reproduce
+from experiments.campaign.runner import dry_run, execute
+from helpers import learnable_cifar
+
+PLAN = """
+title = "tiny"
+n_images = 20
+[training.all]
+epochs = 1
+subset = 80
+batch_size = 40
+val_images = 20
+route = "eager"
+calib_images = 40
+[[sets]]
+source = "resnet8_float"
+attack = "fgsm"
+[[sets]]
+source = "resnet8_quant"
+attack = "fgsm"
+[[evaluations]]
+name = "r8"
+victims = ["resnet8_float", "resnet8_quant"]
+exec = ["float", "quant"]
+sets = ["resnet8_float-fgsm-eps8", "resnet8_quant-fgsm-eps8"]
+[[accuracy]]
+table = "4.1"
+models = ["resnet8_float", "resnet8_quant"]
+[[tables]]
+table = "5.2"
+arch = "resnet8"
+attack = "fgsm"
+"""
+
+
+class FakeRates:
+    def train(self, arch, e):
+        return 100.0
+
+    def eval(self, arch, e):
+        return 1000.0
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("campaign")
+    data = str(learnable_cifar(d / "cifar", n=40))
+    (d / "tiny.toml").write_text(PLAN)
+    return d, data
+
+
+def ctx_for(d: Path, data: str, sub: str = "run", **kw) -> Context:
+    return Context(zoo=str(d / sub / "zoo"), work=str(d / sub / "work"), results=str(d / sub / "results"),
+                   data_dir=data, n_images=20, progress=False, **kw)
+
+
+def test_builtin_plans_load_and_derive_the_zoo():
+    assert set(builtin_plans()) >= {"table4_1", "table4_2", "fgsm", "bim", "pgd", "search", "quick"}
+    plans = [load_plan(p) for p in ("table4_1", "table4_2", "fgsm", "bim", "pgd", "search")]
+    steps = derive_steps(plans, Context())
+    trains = sorted(s for s in steps if s.startswith("train:"))
+    assert len(trains) == 24  # the thesis's zoo: 4 depths x 3 parameter types x standard / AT
+    assert steps["train:resnet32_approx_at"].deps == ["train:resnet32_approx"]
+    assert steps["train:resnet32_approx"].deps == ["train:resnet32_quant"]
+    assert steps["attack:resnet20_approx-bim-eps8"].deps == ["train:resnet20_approx"]
+    assert {"attack:resnet32_float-pgd-eps8", "attack:resnet32_float-pgd-eps16"} <= set(steps)
+    ev = steps["eval:fgsm/resnet8"]
+    assert len(ev.victims) == 6 and ev.exec == ["float", "quant", "approx"]
+    assert steps["search:search/levels50"].settings["axx_levels"] == 50
+    # the fine-tune and AT recipes are the thesis's: 2 epochs from their init
+    c = steps["train:resnet8_float_at"].config(Context()).resolved()
+    assert (c.epochs, c.init, round(c.at_eps * 255)) == (2, "experiments/zoo/resnet8_float.pt", 1)
+
+
+def test_run_skip_and_redo_by_content(tiny, capsys):
+    d, data = tiny
+    ctx = ctx_for(d, data)
+    said = []
+    res = reproduce([str(d / "tiny.toml")], ctx, log=said.append)
+    assert not res["failed"] and len(res["ran"]) == 6  # 2 trainings, 2 sets, 1 evaluation, the page
+    page = Path(ctx.results) / "tiny-n20.md"
+    text = page.read_text()
+    assert "## Table 4.1" in text and "| resnet8_float |" in text and "## Table 5.2" in text
+    assert "White-box" in text and "Partial white-box" in text
+    rows = list(csv.DictReader(open(Path(ctx.results) / "tiny-n20" / "r8.csv")))
+    assert len(rows) == 8 and {r["scenario"] for r in rows} == {"white-box", "partial white-box"}
+    said.clear()
+    res = reproduce([str(d / "tiny.toml")], ctx_for(d, data), log=said.append)
+    assert res["ran"] == [] and said == ["everything is up to date"]
+    # retrain the quant model in place: its set, the evaluation and the page are redone, nothing else
+    q = Path(ctx.zoo) / "resnet8_quant.pt"
+    q.unlink()
+    res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, ), log=said.append)
+    assert sorted(res["ran"]) == ["attack:resnet8_quant-fgsm-eps8", "eval:tiny/r8", "report:tiny",
+                                  "train:resnet8_quant"]
+    # dry run: everything done
+    out = []
+    dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
+    assert "6 steps: 6 done" in out[-2]
+
+
+def test_parallel_equals_serial(tiny):
+    d, data = tiny
+    serial = ctx_for(d, data, "serial")
+    reproduce([str(d / "tiny.toml")], serial, only=["train:*"], log=lambda *a: None)
+    par = ctx_for(d, data, "par")
+    # the same zoo, then sets and evaluations in 2 worker processes
+    import shutil
+    shutil.copytree(serial.zoo, par.zoo)
+    res = reproduce([str(d / "tiny.toml")], par, jobs=2, log=lambda *a: None)
+    assert not res["failed"] and not any(s.startswith("train:") for s in res["ran"])
+    reproduce([str(d / "tiny.toml")], serial, log=lambda *a: None)
+    key = lambda p: sorted((r["victim"].split("/")[-1], r["victim_exec"], r["advset"].split("/")[-1], r["std_acc"],  # noqa: E731
+                            r["adv_acc"]) for r in csv.DictReader(open(p)))
+    assert key(Path(par.results) / "tiny-n20" / "r8.csv") == key(Path(serial.results) / "tiny-n20" / "r8.csv")
+
+
+def test_waiting_steps_and_only(tiny):
+    d, data = tiny
+    ctx = ctx_for(d, data, "only")
+    with pytest.raises(ValueError, match="eval:tiny/r8 needs .*run its steps first"):
+        reproduce([str(d / "tiny.toml")], ctx, only=["eval:*"], log=lambda *a: None)
+    with pytest.raises(ValueError, match="matches no step; the steps are: train:resnet8_float"):
+        reproduce([str(d / "tiny.toml")], ctx, only=["nope"], log=lambda *a: None)
+    out = []
+    dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
+    assert out[0].startswith("train:resnet8_float") and "todo" in out[0]
+    assert any(line.startswith("eval:tiny/r8") and "waiting" in line for line in out)
+
+
+@pytest.mark.parametrize("text,msg", [
+    ('[[sets]]\nsource = "resnet9_float"\nattack = "fgsm"', "unknown architecture 'resnet9'"),
+    ('[[sets]]\nsource = "resnet8_float"\nattack = "fgsn"', "unknown attack 'fgsn'; torchattacks provides: "),
+    ('[[evaluations]]\nname = "x"\nvictims = ["resnet8_float"]\nsets = ["nope"]', "unknown set 'nope'"),
+    ('[[sets]]\nsource = "resnet8_float"\nattak = "fgsm"', "unknown key 'attak'; valid keys: alpha, attack"),
+    ('steps = 3', "unknown key 'steps'; valid keys: accuracy, cites"),
+    ('[[accuracy]]\ntable = "4.1"\nmodels = ["resnet8_fp32"]', "PARAMS one of float, quant, approx"),
+    ("title = ", "not valid TOML"),
+])
+def test_bad_plans_one_line(tmp_path, capsys, text, msg):
+    (tmp_path / "bad.toml").write_text(text)
+    assert main(["reproduce", str(tmp_path / "bad.toml"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and msg in err, err
+
+
+def test_unknown_plan_and_unreachable_dask(tiny, capsys):
+    assert main(["reproduce", "table9", "--dry-run"]) == 2
+    assert "unknown plan 'table9'; built-in plans: bim, fgsm" in capsys.readouterr().err
+    d, data = tiny
+    ctx = ctx_for(d, data, "dask")
+    with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 10 s"):
+        execute(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, dask="tcp://127.0.0.1:9", log=lambda *a: None)
