@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts test test-all demo demo-search reproduce reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
+.PHONY: venv luts cost bench-cost test test-all demo demo-search reproduce reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -16,6 +16,14 @@ $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
 ## Sweep the RTL (all 256 levels x 65,536 operand pairs), verify against the model, write luts/$(SCHEME)/
 luts: venv
 	$(BIN)/axx luts --scheme $(SCHEME) --sim $(SIM) --out luts/$(SCHEME)
+
+## Gate-level power and area proxies per level (luts/<scheme>/cost.csv, cost.png); `make luts` makes them too
+cost: venv
+	$(BIN)/axx cost --scheme $(SCHEME)
+
+## The cost model's time: synthesis + 256 levels x 100,000 vectors, bit-parallel vs booleans
+bench-cost: venv
+	$(BIN)/python -m lut_build.bench_cost --scheme $(SCHEME)
 
 ## Default test suite (CI): model, RTL on both simulators, artifacts, CLI
 test: venv

@@ -8,7 +8,7 @@ from fileio import check_output
 
 
 def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None, jobs: int | None = None,
-               headers: bool = True, progress: bool = True, log=print) -> Path:
+               headers: bool = True, progress: bool = True, log=print, cost: bool = True) -> Path:
     """Sweep all 256 levels x 65,536 operand pairs on the RTL, compare every entry with the
     model, then write the LUT folder atomically. Raises MismatchError (nothing written) when
     any entry differs."""
@@ -30,8 +30,48 @@ def build_luts(scheme: str, sim: str, out: Path, *, defines: dict | None = None,
     if not report.ok:
         raise MismatchError(report)
     log(report.text())
-    return write_lut_dir(out, scheme, res.tables, source="rtl", simulator=sim, simulator_version=version,
+    path = write_lut_dir(out, scheme, res.tables, source="rtl", simulator=sim, simulator_version=version,
                          elapsed_s=res.sweep_s + verify_s, headers=headers)
+    if cost:
+        from lut_build.netlist import SynthesisError
+        try:
+            build_cost(scheme, path, defines=defines or None, progress=progress, log=log)
+        except SynthesisError as e:
+            log(f"note: no cost model ({str(e).splitlines()[0]}); `axx cost --scheme {scheme}` makes it later")
+    return path
+
+
+def build_cost(scheme: str, lut_dir: Path, vectors: int = 100_000, seed: int = 0, defines: dict | None = None,
+               progress: bool = True, log=print) -> dict:
+    """The gate-level cost model of a table folder's scheme: cost.csv and cost.png beside the tables,
+    its summary (and, for marlin, the agreement with MARLIN's published power) in the manifest."""
+    from fileio import sha256_file
+    from lut_build.artifacts import load_luts, update_manifest
+    from lut_build.cost import cost_table, write_cost
+
+    if vectors < 64:
+        raise ValueError(f"--vectors must be at least 64, got {vectors}")
+    tables, manifest = load_luts(lut_dir)
+    if manifest["scheme"] != scheme:
+        raise ValueError(f"{lut_dir} holds the tables of {manifest['scheme']!r}, not {scheme!r}")
+    rows, summary = cost_table(scheme, tables, vectors, seed, progress=progress, defines=defines)
+    write_cost(rows, Path(lut_dir) / "cost.csv", Path(lut_dir) / "cost.png",
+               f"{scheme}: gate-level cost per level ({vectors:,} random vectors)")
+    summary["cost_sha256"] = sha256_file(Path(lut_dir) / "cost.csv")
+    summary["defines"] = defines or {}
+    secs = summary["seconds"]
+    log(f"{scheme}: {sum(summary['netlist_cells'].values())} gates, checked equal to the tables; synthesis "
+        f"{secs['synthesis']} s, switching of 256 levels x {vectors:,} vectors {secs['switching']} s, area "
+        f"{secs['area']} s")
+    if scheme == "marlin" and not defines:
+        from experiments.energy import validate_power_proxy
+        v = validate_power_proxy([r["power_proxy"] for r in rows])
+        summary["validation"] = v
+        log(f"against MARLIN's published per-level power: Spearman rank correlation {v['spearman']:.4f}, mean "
+            f"relative error {100 * v['mean_relative_error']:.2f} % (max {100 * v['max_relative_error']:.2f} %) "
+            "after one least-squares scale")
+    update_manifest(lut_dir, cost=summary)
+    return summary
 
 
 def metrics_table(scheme: str, width: int, rtl: bool = False, sim: str = "verilator",

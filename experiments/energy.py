@@ -27,6 +27,21 @@ def power_per_level() -> np.ndarray:
     return np.array([power[lv] for lv in range(256)])
 
 
+def validate_power_proxy(proxy) -> dict:
+    """How well a gate-level power proxy of `marlin` (lut_build.cost) tracks MARLIN's 256 published per-level
+    power figures: Spearman rank correlation, and the mean relative error after one least-squares scale."""
+    from scipy.stats import spearmanr
+
+    p = power_per_level()
+    x = np.asarray(proxy, dtype=float)
+    if x.shape != (256,):
+        raise ValueError(f"a power proxy has 256 levels, got {x.shape}")
+    k = float(x @ p / (x @ x))
+    return {"spearman": float(spearmanr(x, p).statistic), "scale_mw_per_unit": k,
+            "mean_relative_error": float(np.mean(np.abs(k * x - p) / p)),
+            "max_relative_error": float(np.max(np.abs(k * x - p) / p)), "reference": POWER_FILE.name}
+
+
 def conv_macs(model: torch.nn.Module, image_shape=(3, 32, 32)) -> list[int]:
     """Multiply-accumulates per image of every approximated convolution, in set_levels order."""
     convs = approx_convs(model)

@@ -121,6 +121,18 @@ def read_manifest(lut_dir: Path | str) -> dict:
     return m
 
 
+def update_manifest(lut_dir: Path | str, **entries) -> dict:
+    """Add or replace top-level entries of a table folder's manifest (atomically)."""
+    p = Path(lut_dir) / "manifest.json"
+    m = read_manifest(lut_dir)
+    m.update(entries)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(m, indent=2) + "\n")
+    make_public(tmp)
+    os.replace(tmp, p)
+    return m
+
+
 def load_luts(lut_dir: Path | str, allow_stale: bool = False) -> tuple[np.ndarray, dict]:
     """Load and check luts.npy: int16 [256, 256, 256] indexed [level, uint8(w), uint8(x)].
 
