@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts cost bench-cost test test-all demo demo-search reproduce reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
+.PHONY: venv luts cost assess bench-cost test test-all demo demo-search reproduce reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -20,6 +20,10 @@ luts: venv
 ## Gate-level power and area proxies per level (luts/<scheme>/cost.csv, cost.png); `make luts` makes them too
 cost: venv
 	$(BIN)/axx cost --scheme $(SCHEME)
+
+## A scheme's levels on a trained network beside their cost (artifacts/assess/<scheme>/); ASSESS_ARGS adds options
+assess: venv
+	$(BIN)/axx assess --scheme $(SCHEME) $(ASSESS_ARGS)
 
 ## The cost model's time: synthesis + 256 levels x 100,000 vectors, bit-parallel vs booleans
 bench-cost: venv

@@ -116,6 +116,18 @@ def area(net: Netlist, level: int) -> tuple[int, int]:
     return len(fixed.gates), sum(TRANSISTORS[g.kind] for g in fixed.gates)
 
 
+def _eval_const(kind: str, c: list[int]) -> int:
+    if kind == "NOT":
+        return 1 - c[0]
+    if kind == "BUF":
+        return c[0]
+    if kind == "MUX":
+        return c[1] if c[2] else c[0]
+    a, b = c
+    return {"AND": a & b, "NAND": 1 - (a & b), "OR": a | b, "NOR": 1 - (a | b), "XOR": a ^ b, "XNOR": 1 - (a ^ b),
+            "ANDNOT": a & (1 - b), "ORNOT": a | (1 - b)}[kind]
+
+
 def fixed_level(net: Netlist, level: int) -> Netlist:
     """The netlist with the level tied to `level`: constants propagated, single-input leftovers as
     inverters or wires, logic that reaches no output removed. Its ports: a, b and p."""
@@ -136,10 +148,7 @@ def fixed_level(net: Netlist, level: int) -> Netlist:
         k = g.kind
         y = g.out
         if all(v is not None for v in c):
-            a, b = c[0], c[1] if len(c) > 1 else None
-            const[y] = {"AND": a & b, "NAND": 1 - (a & b), "OR": a | b, "NOR": 1 - (a | b), "XOR": a ^ b,
-                        "XNOR": 1 - (a ^ b), "ANDNOT": a & (1 - b), "ORNOT": a | (1 - b), "NOT": 1 - a, "BUF": a,
-                        "MUX": c[1] if k == "MUX" and c[2] else a}[k]
+            const[y] = _eval_const(k, c)
             continue
         if k == "MUX" and c[2] is not None:
             src = ins[1] if c[2] else ins[0]

@@ -1,6 +1,6 @@
 """One module per `axx` subcommand, each with add(subparsers) and run(args) -> exit status."""
-from . import (attack, bench, bench_search, bench_train, convert, cost, eval, luts, metrics, report, reproduce, search,
-               train)
+from . import (assess, attack, bench, bench_search, bench_train, convert, cost, eval, luts, metrics, report,
+               reproduce, search, train)
 
 COMMANDS = (luts, metrics, cost, bench, bench_search, bench_train, train, attack, eval, report, search, reproduce,
-            convert)
+            assess, convert)

@@ -1,0 +1,74 @@
+"""axx assess: a scheme's levels on a trained network (accuracy, transfer and adaptive PGD) beside
+their error metrics and gate-level cost."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..options import add_calib_images, add_data, add_quiet
+
+ZOO = Path(__file__).resolve().parents[2] / "experiments" / "zoo"
+
+
+def add(sub, schemes: str) -> None:
+    a = sub.add_parser(
+        "assess", help="accuracy and robustness of a scheme's levels on a trained network, beside their cost",
+        description="For each chosen level, with every convolution of the victim at that level: clean accuracy, "
+                    "accuracy under PGD transferred from the matching float model, accuracy under adaptive PGD "
+                    "(on the approximate model itself, straight-through gradients), the level's error metrics and "
+                    "its power and area proxies (`axx cost`; MARLIN's published power too for marlin). Writes "
+                    "OUT/assess.csv (+ .json provenance) and OUT/assess.png; a killed run keeps its finished levels "
+                    "and a rerun continues. --compare draws several assessed schemes on the same axes.")
+    a.add_argument("--scheme", default="marlin", help=f"multiplier scheme (one of: {schemes}; default marlin)")
+    a.add_argument("--victim", help="checkpoint to assess (run as approx; default the zoo's resnet20_approx)")
+    a.add_argument("--source", help="float checkpoint of the same architecture for the transfer PGD "
+                                    "(default the zoo's float model of the victim's architecture)")
+    a.add_argument("--levels", default="default",
+                   help="default (about 32 levels over 0..255 plus the error/power Pareto front), all, or a list "
+                        "such as 0,5,10-20")
+    a.add_argument("--n-images", type=int, default=1000, help="test images for clean and transfer accuracy "
+                                                              "(default 1000; 0: all 10,000)")
+    a.add_argument("--adaptive-images", type=int, default=200,
+                   help="images attacked by adaptive PGD at each level (default 200; 0 skips it)")
+    a.add_argument("--eps", default="8/255", help="PGD eps (default 8/255; alpha 2/255, 10 steps)")
+    a.add_argument("--compare", metavar="S1,S2,...",
+                   help="draw the assessments of these schemes (OUT/<scheme>/assess.csv) on the same axes instead")
+    a.add_argument("--out", default="artifacts/assess", help="output folder (default artifacts/assess; each scheme "
+                                                             "in OUT/<scheme>/)")
+    add_calib_images(a, "for the victim's static activation scales")
+    add_data(a)
+    add_quiet(a)
+    a.set_defaults(func=run)
+
+
+OUT_IS_FOLDER = True
+
+
+def run(args: argparse.Namespace) -> int:
+    from experiments.assess import assess, compare
+    from lut_build.schemes import get_scheme
+
+    get_scheme(args.scheme)
+    if args.compare:
+        schemes = [s.strip() for s in args.compare.split(",") if s.strip()]
+        from lut_build.schemes import get_scheme
+        for s in schemes:
+            get_scheme(s)
+        print(f"wrote {compare(schemes, args.out)}")
+        return 0
+    victim = args.victim or str(ZOO / "resnet20_approx.pt")
+    if not Path(victim).is_file():
+        raise ValueError(f"{victim}: no such checkpoint" + ("" if args.victim else
+                         " (the zoo has no ResNet-20 yet: name a checkpoint with --victim and --source)"))
+    if args.source:
+        source = args.source
+    else:
+        from experiments.checkpoints import ckpt_meta
+        source = str(ZOO / f"{ckpt_meta(victim)['arch']}_float.pt")
+        if not Path(source).is_file():
+            raise ValueError(f"{source}: the zoo has no float model of the victim's architecture; name one with --source")
+    if args.n_images < 0 or args.adaptive_images < 0:
+        raise ValueError("--n-images and --adaptive-images must be >= 0")
+    assess(args.scheme, victim, source, Path(args.out) / args.scheme, args.levels, args.n_images or None,
+           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet)
+    return 0
