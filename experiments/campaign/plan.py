@@ -33,7 +33,7 @@ from .names import ModelName, parse_model
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 EXEC_TYPES = ("float", "quant", "approx")
 _TOP = {"title", "cites", "n_images", "training", "sets", "evaluations", "accuracy", "searches", "tables"}
-_SET = {"source", "attack", "eps", "alpha", "steps", "exec", "id"}
+_SET = {"source", "attack", "eps", "alpha", "steps", "exec", "id", "adaptive"}
 _EVAL = {"name", "victims", "exec", "sets", "levels", "figures"}
 _ACC = {"table", "models"}
 _SEARCH = {"name", "victim", "set", "axx_levels", "pop", "gens", "n_images", "objectives", "operators", "seed"}
@@ -56,6 +56,7 @@ class SetSpec:
     alpha: str | None = None
     steps: int | None = None
     id: str = ""
+    adaptive: bool = False   # computed on the victim itself (straight-through gradients), not transferred
 
 
 @dataclass
@@ -179,8 +180,9 @@ def load_plan(plan: str | Path) -> Plan:
         eps = str(s.get("eps", "8/255"))
         parse_eps(eps)
         spec = SetSpec(source=source, attack=attack, eps=eps, exec=_exec(w, s.get("exec", source.params)),
-                       alpha=s.get("alpha"), steps=s.get("steps"))
-        spec.id = s.get("id") or f"{source.name}-{attack}-{eps_tag(eps)}"
+                       alpha=s.get("alpha"), steps=s.get("steps"), adaptive=bool(s.get("adaptive", False)))
+        spec.id = s.get("id") or (f"{source.name}-{attack}-{eps_tag(eps)}"
+                                  + (f"-adaptive-{spec.exec}" if spec.adaptive else ""))
         p.sets.append(spec)
     ids = [s.id for s in p.sets]
     if len(ids) != len(set(ids)):

@@ -150,6 +150,10 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     """Run every step that is not done once its dependencies are; a failed step stops only what
     depends on it. Returns {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
     status = {sid: s.status(ctx) for sid, s in steps.items()}
+    interrupted = [sid for sid, st in status.items() if st.state == "interrupted"]
+    if interrupted and not (ctx.resume or ctx.restart):
+        raise ValueError(f"{', '.join(interrupted)}: interrupted ({status[interrupted[0]].detail}); continue with "
+                         "--resume or start over with --restart")
     done = {sid for sid, st in status.items() if st.state == "done"}
     outside = {d for s in steps.values() for d in s.deps if d not in steps}
     # dependencies outside a --only selection must be done already

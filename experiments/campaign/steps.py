@@ -145,6 +145,7 @@ class AttackStep(Step):
     exec: str = ""
     alpha: str | None = None
     steps: int | None = None
+    adaptive: bool = False
 
     kind = "attack"
 
@@ -152,7 +153,7 @@ class AttackStep(Step):
         from ..parsing import parse_eps
         return dict(source=ctx.model(self.source), exec_type=self.exec, attack=self.attack, eps=parse_eps(self.eps),
                     alpha=parse_eps(self.alpha) if self.alpha else None, steps=self.steps, n=ctx.n_images,
-                    data_dir=ctx.data_dir)
+                    data_dir=ctx.data_dir, adaptive=self.adaptive)
 
     def output(self, ctx: Context) -> str:
         return ctx.advset(self.set_id)
@@ -167,7 +168,9 @@ class AttackStep(Step):
 
     def estimate_s(self, ctx: Context, rates) -> float:
         n = ctx.n_images or TEST_IMAGES
-        iters = 1 if self.attack in ("fgsm", "ffgsm") else (self.steps or 10)
+        # FGSM: one gradient; BIM / PGD: 10 steps; Square (up to 5,000 queries, fewer once an image falls) and
+        # AutoAttack (APGD, APGD-T, FAB-T, Square): rough equivalents in gradient steps
+        iters = {"fgsm": 1, "ffgsm": 1, "square": 1000, "autoattack": 2000}.get(self.attack, self.steps or 10)
         return n * iters / rates.train(self.source.arch, self.exec) + 2 * n / rates.eval(self.source.arch, self.exec)
 
     def run(self, ctx: Context, log=print) -> None:
@@ -326,7 +329,7 @@ def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:
         for s in plan.sets:
             set_ids[s.id] = add(AttackStep(id=f"attack:{s.id}", deps=[train(s.source, plan)], set_id=s.id,
                                            source=s.source, attack=s.attack, eps=s.eps, exec=s.exec, alpha=s.alpha,
-                                           steps=s.steps))
+                                           steps=s.steps, adaptive=s.adaptive))
         evals, searches = [], []
         for e in plan.evaluations:
             step = EvalStep(id=f"eval:{plan.name}/{e.name}", deps=[train(v, plan) for v in e.victims]

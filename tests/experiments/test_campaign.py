@@ -64,7 +64,11 @@ def ctx_for(d: Path, data: str, sub: str = "run", **kw) -> Context:
 
 
 def test_builtin_plans_load_and_derive_the_zoo():
-    assert set(builtin_plans()) >= {"table4_1", "table4_2", "fgsm", "bim", "pgd", "search", "quick"}
+    assert set(builtin_plans()) >= {"table4_1", "table4_2", "fgsm", "bim", "pgd", "search", "quick", "beyond"}
+    beyond = derive_steps([load_plan("beyond")], Context(n_images=1000))
+    sq = beyond["attack:resnet32_quant_at-square-eps8-adaptive-quant"]
+    assert sq.adaptive and sq.kwargs(Context())["source"] == "experiments/zoo/resnet32_quant_at.pt"
+    assert beyond["eval:beyond/resnet32_approx_at"].exec == ["approx"]
     plans = [load_plan(p) for p in ("table4_1", "table4_2", "fgsm", "bim", "pgd", "search")]
     steps = derive_steps(plans, Context())
     trains = sorted(s for s in steps if s.startswith("train:"))
@@ -135,6 +139,18 @@ def test_waiting_steps_and_only(tiny):
     dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
     assert out[0].startswith("train:resnet8_float") and "todo" in out[0]
     assert any(line.startswith("eval:tiny/r8") and "waiting" in line for line in out)
+
+
+def test_interrupted_steps_need_resume_or_restart(tiny, capsys):
+    d, data = tiny
+    ctx = ctx_for(d, data, "interrupted")
+    zoo = Path(ctx.zoo)
+    zoo.mkdir(parents=True)
+    (zoo / "resnet8_float.pt.state").write_bytes(b"a training state")
+    (zoo / "resnet8_float.pt.state.json").write_text('{"epoch": 1, "complete": false}')
+    with pytest.raises(ValueError, match="train:resnet8_float: interrupted .*epoch 1 of 1 saved.*--resume.*--restart"):
+        reproduce([str(d / "tiny.toml")], ctx, log=lambda *a: None)
+    assert not (zoo / "resnet8_quant.pt").exists()  # refused before any work
 
 
 @pytest.mark.parametrize("text,msg", [
