@@ -1,5 +1,7 @@
 """Energy objective of MARLIN's NSGA-II: sum over convolutions of MACs x power(level), with the
-per-level power of MARLIN's synthesized multiplier (resources/marlin_mult_power.txt, cited there)."""
+per-level power of MARLIN's synthesized multiplier (resources/marlin_mult_power.txt, cited there) for
+`marlin`, and for any other scheme its gate-level power proxy (luts/<scheme>/cost.csv, `axx cost`) put
+in mW by the one scale that fits marlin's proxy to MARLIN's published figures."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -13,8 +15,31 @@ from emulator.configure import approx_convs
 POWER_FILE = Path(__file__).resolve().parent / "resources" / "marlin_mult_power.txt"
 
 
+def power_per_level(scheme: str = "marlin") -> np.ndarray:
+    """mW for levels 0..255: MARLIN's published figures for marlin, the scaled gate-level proxy otherwise."""
+    if scheme == "marlin":
+        return _marlin_power()
+    proxy = _proxy(scheme)
+    return proxy * validate_power_proxy(_proxy("marlin"))["scale_mw_per_unit"]
+
+
+def _proxy(scheme: str) -> np.ndarray:
+    import csv
+
+    from lut_build.artifacts import default_lut_root
+    p = default_lut_root() / scheme / "cost.csv"
+    if not p.is_file():
+        raise ValueError(f"{p} is missing: the energy of scheme {scheme!r} needs its cost model and marlin's "
+                         f"(`make cost SCHEME={scheme}` and `make cost SCHEME=marlin`)")
+    with open(p, newline="") as f:
+        rows = {int(r["level"]): float(r["power_proxy"]) for r in csv.DictReader(f)}
+    if sorted(rows) != list(range(256)):
+        raise ValueError(f"{p}: expected the 256 levels 0..255")
+    return np.array([rows[lv] for lv in range(256)])
+
+
 @lru_cache(maxsize=1)
-def power_per_level() -> np.ndarray:
+def _marlin_power() -> np.ndarray:
     """mW for levels 0..255, parsed from the 'APPROX =L' / value pairs."""
     lines = [ln.strip() for ln in POWER_FILE.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     power = {}
@@ -32,7 +57,7 @@ def validate_power_proxy(proxy) -> dict:
     power figures: Spearman rank correlation, and the mean relative error after one least-squares scale."""
     from scipy.stats import spearmanr
 
-    p = power_per_level()
+    p = _marlin_power()
     x = np.asarray(proxy, dtype=float)
     if x.shape != (256,):
         raise ValueError(f"a power proxy has 256 levels, got {x.shape}")
@@ -66,9 +91,10 @@ def conv_macs(model: torch.nn.Module, image_shape=(3, 32, 32)) -> list[int]:
     return [macs[c] for c in convs]
 
 
-def energy(macs: list[int], levels) -> float:
-    """sum_l MACs_l x power(level_l), in MAC x mW (a relative figure, as MARLIN uses it)."""
-    p = power_per_level()
+def energy(macs: list[int], levels, power: np.ndarray | None = None) -> float:
+    """sum_l MACs_l x power(level_l), in MAC x mW (a relative figure, as MARLIN uses it); `power`
+    defaults to marlin's (power_per_level(scheme) for another scheme)."""
+    p = power_per_level() if power is None else power
     lv = np.asarray(levels, dtype=np.int64)
     if lv.shape != (len(macs),):
         raise ValueError(f"{lv.size} levels for {len(macs)} convolutions")

@@ -29,6 +29,10 @@ def add(sub, schemes: str) -> None:
     s.add_argument("--objectives", default="adv,std", help="comma-separated: adv, std, energy (default adv,std)")
     s.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: serial)")
     s.add_argument("--dask", help="address of a Dask scheduler, e.g. tcp://host:8786 (instead of --workers)")
+    s.add_argument("--scheme", default="marlin",
+                   help=f"multiplier scheme of the victim's convolutions (one of: {schemes}; default marlin); the "
+                        "energy objective uses MARLIN's published power for marlin, the scheme's gate-level power "
+                        "proxy (`axx cost`) otherwise")
     add_seed(s, default=1)
     add_calib_images(s, "if the victim needs them")
     s.add_argument("--device", default="auto",
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                        pop=args.pop, gens=args.gens, crossover=args.crossover, mutation=args.mutation,
                        operators=args.operators, batch_size=args.batch_size,
                        n_images=args.n_images, objectives=tuple(o.strip() for o in args.objectives.split(",")),
-                       seed=args.seed, data_dir=args.data, calib_images=args.calib_images, device=args.device)
+                       seed=args.seed, data_dir=args.data, calib_images=args.calib_images, device=args.device,
+                       scheme=args.scheme)
     run_search(cfg, args.out, workers=args.workers, dask=args.dask, resume=args.resume, restart=args.restart,
                progress=not args.quiet)
     return 0

@@ -25,6 +25,7 @@ class SearchConfig:
     calib_images: int = 5000
     batch_size: int = 100    # the thesis's evaluation batch
     device: str = "auto"     # where genomes are evaluated: auto (cuda if present), cpu, cuda, cuda:1 ...
+    scheme: str = "marlin"   # the multiplier scheme: its tables, and its power for the energy objective
 
     def check(self) -> "SearchConfig":
         if not 1 <= self.axx_levels <= 255:
@@ -36,6 +37,8 @@ class SearchConfig:
             raise ValueError(f"objectives must be among {', '.join(OBJECTIVES)}, got {list(self.objectives)}")
         if self.operators not in ("thesis", "sbx"):
             raise ValueError(f"unknown operators {self.operators!r}; choose thesis or sbx")
+        from lut_build.schemes import get_scheme
+        get_scheme(self.scheme)
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         if self.pop < 2 or self.gens < 1:

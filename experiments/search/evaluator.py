@@ -29,7 +29,11 @@ class _Evaluator:
         dev = resolve_device(cfg.get("device", "auto"))
         self.clean, self.y = to_float(x).to(dev), y.to(dev)
         self.adv, self.labels = self.adv.to(dev), self.labels.to(dev)
-        self.model = prepare_model(cfg["victim"], "approx", 0, cfg["data_dir"], cfg["calib_images"]).to(dev)
+        self.model = prepare_model(cfg["victim"], "approx", 0, cfg["data_dir"], cfg["calib_images"])
+        if cfg.get("scheme", "marlin") != "marlin":
+            from emulator.configure import set_scheme
+            set_scheme(self.model, cfg["scheme"])
+        self.model = self.model.to(dev)
         self.batch_size = cfg["batch_size"]
 
     def __call__(self, levels) -> dict:

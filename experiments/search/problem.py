@@ -7,7 +7,7 @@ from dataclasses import asdict
 import numpy as np
 from pymoo.core.problem import Problem
 
-from ..energy import energy
+from ..energy import energy, power_per_level
 from .config import SearchConfig
 from .evaluator import GenomeEvaluator
 
@@ -22,6 +22,8 @@ class ApproxLevelsProblem(Problem):
         super().__init__(n_var=len(macs), n_obj=len(cfg.objectives), xl=0, xu=cfg.axx_levels, vtype=int)
         self.objectives = tuple(cfg.objectives)
         self.macs = list(macs)
+        # marlin's energy is always recorded (its published power); another scheme's needs its cost model
+        self.power = power_per_level(cfg.scheme) if cfg.scheme == "marlin" or "energy" in self.objectives else None
         self.evaluator = GenomeEvaluator(asdict(cfg))
         self.runner = runner
         self.cache: dict = {}
@@ -40,7 +42,8 @@ class ApproxLevelsProblem(Problem):
         if todo:
             results = self.runner(self.evaluator, todo) if self.runner else [self.evaluator(g) for g in todo]
             for g, r in zip(todo, results):
-                r = dict(r, energy=energy(self.macs, g), generation=self.generation)
+                r = dict(r, energy=energy(self.macs, g, self.power) if self.power is not None else "",
+                         generation=self.generation)
                 self.cache[g] = r
                 self.records.append({"levels": g, **r})
         out["F"] = np.array([[_SIGN[o] * self.cache[g][o] for o in self.objectives] for g in genomes])

@@ -91,6 +91,18 @@ def test_level_choices(tmp_path, monkeypatch):
     for bad in ("300", "3.5", "7-2", "x"):
         with pytest.raises(ValueError, match="--levels"):
             parse_levels_arg(bad, metrics, cost)
+    # the energy objective of another scheme: its proxy, in mW by the scale fitted on marlin
+    import numpy as np
+
+    from experiments.energy import power_per_level, validate_power_proxy
+    with pytest.raises(ValueError, match="make cost SCHEME=bw8"):
+        power_per_level("bw8")
+    write_lut_dir(tmp_path / "bw8", "bw8", all_tables(get_scheme("bw8").model), source="model", headers=False)
+    assert main(["cost", "--scheme", "bw8", "--vectors", "2000", "--quiet"]) == 0
+    k = validate_power_proxy([float(cost[lv]["power_proxy"]) for lv in range(256)])["scale_mw_per_unit"]
+    bw8 = power_per_level("bw8")
+    assert bw8.shape == (256,) and np.allclose(bw8 / k, [float(r["power_proxy"]) for r in scheme_tables("bw8")[1].values()])
+    assert power_per_level("marlin")[0] == pytest.approx(0.2411774)
 
 
 def test_bad_input(setup, tmp_path, capsys, monkeypatch):
