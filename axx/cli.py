@@ -71,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         from lut_build.artifacts import LutError
+        from lut_build.cost import NetlistMismatch
+        from lut_build.netlist import SynthesisError
         from sim.runner import SimulationError, SimulatorMissing
 
         from experiments.data import DataError
 
-        if isinstance(e, (KeyError, ValueError, OSError, SimulatorMissing, SimulationError, LutError, DataError)):
-            # a compiler's own output is the one exception to one line: the user needs it
-            print(f"error: {e if isinstance(e, SimulationError) else describe(e)}", file=sys.stderr)
+        if isinstance(e, (KeyError, ValueError, OSError, SimulatorMissing, SimulationError, LutError, DataError,
+                          SynthesisError, NetlistMismatch)):
+            # a compiler's (or Yosys's) own output is the one exception to one line: the user needs it
+            print(f"error: {e if isinstance(e, (SimulationError, SynthesisError)) else describe(e)}", file=sys.stderr)
             return 2
         print(f"internal error: {type(e).__name__}: {describe(e)} (rerun with --debug for the traceback, and "
               "please report it)", file=sys.stderr)

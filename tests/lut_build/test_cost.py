@@ -108,3 +108,21 @@ def test_cli_cost_writes_csv_and_manifest(tmp_path, capsys):
     load_luts(out)  # the manifest still describes the tables
     assert main(["cost", "--scheme", "bw8", "--lut-dir", str(tmp_path / "none")]) == 2
     assert "run `make luts SCHEME=bw8` first" in capsys.readouterr().err
+
+
+def test_cli_reports_synthesis_failure_and_mismatch(tmp_path, monkeypatch, capsys):
+    from axx.cli import main
+    from lut_build import write_lut_dir
+    out = write_lut_dir(tmp_path / "marlin", "marlin", all_tables(get_scheme("marlin").model), source="model",
+                        headers=False)
+    broken = tmp_path / "approx_mult.v"
+    broken.write_text("module approx_mult(input a, output p); assign p = ; endmodule\n")
+    monkeypatch.setattr(netlist, "rtl_paths", lambda: [broken])
+    monkeypatch.setenv("AXX_SIM_BUILD", str(tmp_path / "build" / "sim"))  # a fresh netlist cache
+    assert main(["cost", "--scheme", "marlin", "--lut-dir", str(out), "--quiet"]) == 2
+    assert "Yosys could not synthesize scheme 'marlin'" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setattr(cost, "check_against_lut", lambda *a, **k: (_ for _ in ()).throw(
+        cost.NetlistMismatch("the synthesized netlist of 'marlin' disagrees with its tables: level 3")))
+    assert main(["cost", "--scheme", "marlin", "--lut-dir", str(out), "--quiet"]) == 2
+    assert "disagrees with its tables: level 3" in capsys.readouterr().err
