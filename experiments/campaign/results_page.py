@@ -11,7 +11,6 @@ from fileio import atomic_write_text, code_version
 from ..provenance import read_sidecar
 from ..report import ROW_ORDER, cells, eps_text, figures
 from ..results import read_rows
-from .names import parse_model
 from .plan import PLANS_DIR, Plan
 
 THESIS_CSV = Path(__file__).resolve().parents[1] / "resources" / "thesis_numbers.csv"
@@ -146,4 +145,4 @@ def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches
     return out
 
 
-__all__ = ["THESIS_CSV", "parse_model", "thesis_numbers", "write_results"]
+__all__ = ["THESIS_CSV", "thesis_numbers", "write_results"]

@@ -6,7 +6,6 @@ skips or resumes by itself. Steps are plain data, so they travel to worker proce
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,10 +62,6 @@ class Step:
 
     def run(self, ctx: Context, log=print) -> None:
         raise NotImplementedError
-
-
-def _waiting(step: Step, ctx: Context, done: set[str] | None = None) -> Status | None:
-    return None
 
 
 @dataclass
@@ -287,8 +282,12 @@ class ReportStep(Step):
                   [s for s in self.searches if not (Path(s) / "pareto.csv").is_file()]
         if missing:
             return Status("waiting", f"needs {len(missing)} result{'s' if len(missing) > 1 else ''}")
-        why = stale_reason(self.output(ctx), {"plan": json.loads(json.dumps(self.plan_path))}, self._inputs())
+        why = stale_reason(self.output(ctx), self._config(), self._inputs())
         return Status("done") if why is None else Status("todo", "" if why == "does not exist" else why)
+
+    def _config(self) -> dict:
+        # the plan's content is an input; its name (not where the checkout lives) is the configuration
+        return {"plan": Path(self.plan_path).name}
 
     def _inputs(self) -> dict:
         return {**{f"results {p}": p for p in self.evals}, **{f"model {p}": p for p in self.models},
@@ -299,7 +298,7 @@ class ReportStep(Step):
         from .results_page import write_results
         from .plan import load_plan
         out = write_results(load_plan(self.plan_path), ctx, self.evals, self.models, self.searches)
-        write_sidecar(out, {"config": {"plan": self.plan_path}, "complete": True}, self._inputs())
+        write_sidecar(out, {"config": self._config(), "complete": True}, self._inputs())
         log(f"wrote {out}")
 
 
