@@ -157,7 +157,7 @@ def test_interrupted_steps_need_resume_or_restart(tiny, capsys):
     ('[[sets]]\nsource = "resnet9_float"\nattack = "fgsm"', "unknown architecture 'resnet9'"),
     ('[[sets]]\nsource = "resnet8_float"\nattack = "fgsn"', "unknown attack 'fgsn'; torchattacks provides: "),
     ('[[evaluations]]\nname = "x"\nvictims = ["resnet8_float"]\nsets = ["nope"]', "unknown set 'nope'"),
-    ('[[sets]]\nsource = "resnet8_float"\nattak = "fgsm"', "unknown key 'attak'; valid keys: alpha, attack"),
+    ('[[sets]]\nsource = "resnet8_float"\nattak = "fgsm"', "unknown key 'attak'; valid keys: adaptive, alpha, attack"),
     ('steps = 3', "unknown key 'steps'; valid keys: accuracy, cites"),
     ('[[accuracy]]\ntable = "4.1"\nmodels = ["resnet8_fp32"]', "PARAMS one of float, quant, approx"),
     ("title = ", "not valid TOML"),
@@ -171,7 +171,7 @@ def test_bad_plans_one_line(tmp_path, capsys, text, msg):
 
 def test_unknown_plan_and_unreachable_dask(tiny, capsys):
     assert main(["reproduce", "table9", "--dry-run"]) == 2
-    assert "unknown plan 'table9'; built-in plans: bim, fgsm" in capsys.readouterr().err
+    assert "unknown plan 'table9'; built-in plans: beyond, bim, fgsm" in capsys.readouterr().err
     d, data = tiny
     ctx = ctx_for(d, data, "dask")
     with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 10 s"):
