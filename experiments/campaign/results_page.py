@@ -11,6 +11,7 @@ from fileio import atomic_write_text, code_version
 from ..provenance import read_sidecar
 from ..report import ROW_ORDER, cells, eps_text, figures
 from ..results import read_rows
+from .names import THESIS_EPOCHS
 from .plan import PLANS_DIR, Plan
 
 THESIS_CSV = Path(__file__).resolve().parents[1] / "resources" / "thesis_numbers.csv"
@@ -38,21 +39,39 @@ def _diff(ours: float | None, theirs: float | None, digits: int = 1) -> str:
     return "-" if ours is None or theirs is None else f"{ours - theirs:+.{digits}f}"
 
 
+def _hours(meta: dict) -> str:
+    s = meta.get("wall_time_s")
+    return "-" if s is None else (f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min")
+
+
+def _machine(meta: dict) -> str:
+    hw = meta.get("hardware") or {}
+    return f"{hw['cpu']}, {hw.get('cores', '?')} cores" + (f", {hw['gpu']}" if hw.get("gpu") else "") if hw else "-"
+
+
 def accuracy_section(table: str, models: list, ctx) -> tuple[list[str], list[str]]:
-    lines = [f"## Table {table}: test accuracy (%)\n", "| model | ours | thesis | difference | epochs | test images |",
-             "|---|---|---|---|---|---|"]
+    """Table 4.1/4.2, or 'zoo': every model beside Table 4.1's (standard) or 4.2's (AT) number."""
+    title = "the zoo's test accuracy (%), beside Tables 4.1 and 4.2" if table == "zoo" else f"Table {table}: test accuracy (%)"
+    lines = [f"## {title}\n", "| model | ours | thesis | difference | epochs | test images | wall time | machine |",
+             "|---|---|---|---|---|---|---|---|"]
     notes = []
-    bound = BOUND.get(table, 1.0)
     for m in models:
+        tab = ("4.2" if m.at else "4.1") if table == "zoo" else table
+        bound = BOUND.get(tab, 1.0)
         meta = read_sidecar(ctx.model(m)) or {}
         ours = 100 * meta["test_accuracy"] if "test_accuracy" in meta else None
-        theirs, _ = _thesis(table, m.arch, EXEC_NAME.get(m.params, m.params), m.at)
+        theirs, _ = _thesis(tab, m.arch, EXEC_NAME.get(m.params, m.params), m.at)
         lines.append(f"| {m.name} | {_fmt(ours, 2)} | {_fmt(theirs, 2)} | {_diff(ours, theirs, 2)} | "
-                     f"{meta.get('epochs', '-')} | {meta.get('test_images', '-')} |")
+                     f"{meta.get('epochs', '-')} | {meta.get('test_images', '-')} | {_hours(meta)} | {_machine(meta)} |")
         if ours is not None and theirs is not None and abs(ours - theirs) > bound:
             notes.append(f"- {m.name}: {ours:.2f} % against the thesis's {theirs:.2f} % ({ours - theirs:+.2f} points, "
-                         f"beyond the {bound} point bound).")
-    lines.append(f"\nThesis: Table {table} (`experiments/resources/thesis_numbers.csv`); ours: the zoo's sidecars "
+                         f"beyond the {bound} point bound of Table {tab}).")
+        if m.init is None and meta.get("epochs") not in (None, THESIS_EPOCHS):
+            notes.append(f"- {m.name}: trained {meta['epochs']} epochs, not the thesis's {THESIS_EPOCHS} (learning rate "
+                         "x0.1 at the same 50 % and 75 % of the epochs; `ZOO_RECIPE` in experiments/campaign/names.py "
+                         "says why).")
+    cited = "Tables 4.1 (standard) and 4.2 (AT)" if table == "zoo" else f"Table {table}"
+    lines.append(f"\nThesis: {cited} (`experiments/resources/thesis_numbers.csv`); ours: the zoo's sidecars "
                  "(best-validation checkpoint, the test set used once).\n")
     return lines, notes
 

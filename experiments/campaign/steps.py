@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..provenance import read_sidecar, stale_reason
-from .names import AT_EPS, ModelName
+from .names import AT_EPS, ZOO_RECIPE, ModelName
 from .plan import Plan
 
 TRAIN_IMAGES, TEST_IMAGES = 45_000, 10_000
@@ -312,7 +312,8 @@ def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:
 
     def train(m: ModelName, plan: Plan) -> str:
         deps = [train(m.init, plan)] if m.init is not None else []
-        over = dict(plan.training.get("all", {}))
+        over = dict(ZOO_RECIPE.get(m.arch, {}))
+        over.update(plan.training.get("all", {}))
         over.update(plan.training.get(m.arch, {}))
         if m.init is not None:  # the fine-tune and AT recipes are the thesis's; overrides are for scratch runs
             over = {k: v for k, v in over.items() if k in ("subset", "val_images", "test_images", "calib_images")}

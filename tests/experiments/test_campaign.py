@@ -176,3 +176,44 @@ def test_unknown_plan_and_unreachable_dask(tiny, capsys):
     ctx = ctx_for(d, data, "dask")
     with pytest.raises(RuntimeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 10 s"):
         execute(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, dask="tcp://127.0.0.1:9", log=lambda *a: None)
+
+
+def test_zoo_plan_order_and_recipe():
+    steps = derive_steps([load_plan("zoo")], Context())
+    trains = [s for s in steps if s.startswith("train:")]
+    # the campaign issue's order: ResNet-8 (all 6), ResNet-20 float and quant, ResNet-32 (all 6),
+    # ResNet-56 float, then the rest
+    assert trains[:6] == [f"train:resnet8_{p}" for p in ("float", "quant", "approx", "float_at", "quant_at", "approx_at")]
+    assert trains[6:8] == ["train:resnet20_float", "train:resnet20_quant"]
+    assert trains[8:14] == [f"train:resnet32_{p}" for p in ("float", "quant", "approx", "float_at", "quant_at",
+                                                             "approx_at")]
+    assert trains[14] == "train:resnet56_float" and len(trains) == 24
+    epochs = {s[6:]: steps[s].config(Context()).resolved().epochs for s in trains}
+    # ZOO_RECIPE: ResNet-56 from scratch on the shortened schedule; fine-tunes and AT keep the thesis's 2
+    assert epochs["resnet56_float"] == epochs["resnet56_quant"] == 64
+    assert epochs["resnet32_float"] == epochs["resnet8_quant"] == 128
+    assert epochs["resnet56_approx"] == epochs["resnet56_float_at"] == 2
+    # the zoo plan and the table plans train the same recipes (no "different recipes" conflict)
+    both = derive_steps([load_plan("zoo"), load_plan("table4_1"), load_plan("pgd")], Context())
+    assert both["train:resnet56_float"].overrides == {"epochs": 64}
+
+
+def test_zoo_page_cites_each_models_table(tmp_path):
+    from experiments.campaign.names import parse_model
+    from experiments.campaign.results_page import accuracy_section
+    from experiments.provenance import write_sidecar
+    ctx = Context(zoo=str(tmp_path))
+    hw = {"cpu": "AMD EPYC", "cores": 2}
+    for name, acc, ep in (("resnet8_float", 0.8559, 128), ("resnet8_float_at", 0.80, 2), ("resnet56_float", 0.93, 64)):
+        (tmp_path / f"{name}.pt").write_bytes(b"x")
+        write_sidecar(tmp_path / f"{name}.pt", {"test_accuracy": acc, "epochs": ep, "test_images": 10000,
+                                                "wall_time_s": 5400, "hardware": hw})
+    lines, notes = accuracy_section("zoo", [parse_model(n) for n in ("resnet8_float", "resnet8_float_at",
+                                                                      "resnet56_float", "resnet32_quant")], ctx)
+    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]] for ln in lines if ln.startswith("| resnet")}
+    assert rows["resnet8_float"][:3] == ["85.59", "85.59", "+0.00"]  # Table 4.1
+    assert rows["resnet8_float_at"][1] == "84.08"  # Table 4.2's float ResNet-8 after FGSM-RS
+    assert rows["resnet8_float"][5:] == ["1.5 h", "AMD EPYC, 2 cores"]
+    assert rows["resnet32_quant"][0] == "-"  # not trained yet
+    assert any("resnet56_float: trained 64 epochs, not the thesis's 128" in n for n in notes)
+    assert any(n.startswith("- resnet8_float_at:") and "Table 4.2" in n for n in notes)
