@@ -295,11 +295,11 @@ class ReportStep(Step):
 
     def run(self, ctx: Context, log=print) -> None:
         from ..provenance import write_sidecar
-        from .results_page import write_results
         from .plan import load_plan
+        from .results_page import write_conclusions, write_results
         out = write_results(load_plan(self.plan_path), ctx, self.evals, self.models, self.searches)
         write_sidecar(out, {"config": self._config(), "complete": True}, self._inputs())
-        log(f"wrote {out}")
+        log(f"wrote {out} and {write_conclusions(ctx)}")
 
 
 def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:

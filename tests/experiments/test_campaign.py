@@ -95,6 +95,11 @@ def test_run_skip_and_redo_by_content(tiny, capsys):
     text = page.read_text()
     assert "## Table 4.1" in text and "| resnet8_float |" in text and "## Table 5.2" in text
     assert "White-box" in text and "Partial white-box" in text
+    # the thesis's claims that these rows measure, with a verdict each; all claims on the results README
+    assert "## The thesis's claims, on these numbers" in text and "`quant-params-partial-white-box`" in text
+    readme = (Path(ctx.results) / "README.md").read_text()
+    assert "## Do they survive adaptive attacks?" in readme and "[tiny-n20](tiny-n20.md)" in readme
+    assert "`tiny-n20/r8.csv`" in readme
     rows = list(csv.DictReader(open(Path(ctx.results) / "tiny-n20" / "r8.csv")))
     assert len(rows) == 8 and {r["scenario"] for r in rows} == {"white-box", "partial white-box"}
     said.clear()
