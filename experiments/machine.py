@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from emulator.engines.build import cpu_id
+from fileio import cpu_id
 
 
 def native_bf16() -> bool:

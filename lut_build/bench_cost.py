@@ -4,27 +4,18 @@ against a baseline measured in the same run: the same netlist on numpy booleans,
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import tempfile
 import time
 
 import numpy as np
 
+from fileio import cpu_id
+
 from . import cost
 from .model import all_tables
 from .netlist import Netlist, synthesize
 from .schemes import get_scheme
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _bool_toggles(net: Netlist, scheme: str, levels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -59,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     tables = all_tables(get_scheme(args.scheme).model)
-    print(f"bench-cost: {args.scheme}, 256 levels x {args.vectors:,} random vectors; {_cpu()}")
+    print(f"bench-cost: {args.scheme}, 256 levels x {args.vectors:,} random vectors; {cpu_id()}")
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         net = Netlist.from_yosys(synthesize(args.scheme, cache=tmp))

@@ -21,3 +21,19 @@ def learnable_cifar(path: Path, n: int = 60, seed: int = 0) -> Path:
         with open(path / name, "wb") as f:
             pickle.dump(d, f, protocol=2)
     return path
+
+
+def die_at_second_validation(monkeypatch) -> None:
+    """Make `axx train` die like a killed process after its first epoch: the validation of epoch 2
+    raises KeyboardInterrupt (monkeypatch.undo() or the test's end restores it)."""
+    import experiments.train as tr
+    real = tr.evaluate
+    calls = {"n": 0}
+
+    def dying(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "evaluate", dying)

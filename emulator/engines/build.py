@@ -12,13 +12,14 @@ import contextlib
 import hashlib
 import importlib.util
 import os
-import platform
 import shutil
 import threading
 from pathlib import Path
 from typing import Iterator
 
 import torch
+
+from fileio import cpu_id
 
 
 def build_dir() -> Path:
@@ -37,16 +38,6 @@ def build_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def cpu_id() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 _ws = threading.local()

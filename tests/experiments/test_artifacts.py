@@ -14,7 +14,7 @@ from experiments.evaluation import eval_to_csv
 from experiments.provenance import read_sidecar, stale_reason
 from experiments.train import TrainConfig, train
 from fileio import atomic_path, cached_digest, check_output, output_folder, remove_stale_temporaries
-from helpers import learnable_cifar
+from helpers import die_at_second_validation, learnable_cifar
 
 quiet = dict(progress=False)
 
@@ -81,26 +81,14 @@ def test_damaged_artifacts_with_intact_sidecars_are_redone(pipe, tmp_path):
                         {"source": ck, "data:test_batch": Path(data) / "test_batch"}) is None
 
 
-def test_interrupted_training_needs_resume_or_restart(pipe, tmp_path, capsys):
+def test_interrupted_training_needs_resume_or_restart(pipe, tmp_path, capsys, monkeypatch):
     d, data, cfg = pipe
     out = tmp_path / "t.pt"
     argv = ["train", "--arch", "resnet8", "--epochs", "2", "--batch-size", "40", "--subset", "80", "--val-images",
             "20", "--route", "eager", "--data", data, "--out", str(out), "--quiet"]
-    import experiments.train as T
-    real = T.evaluate
-    calls = {"n": 0}
-
-    def dying(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    T.evaluate = dying
-    try:
-        assert main(argv) == 130
-    finally:
-        T.evaluate = real
+    die_at_second_validation(monkeypatch)
+    assert main(argv) == 130
+    monkeypatch.undo()
     assert Path(str(out) + ".state").is_file()
     capsys.readouterr()
     assert main(argv) == 2

@@ -121,5 +121,5 @@ def test_advset_of_another_dataset_refused(trained, tmp_path):
     with pytest.raises(ValueError, match="made from another dataset"):
         run_eval([d / "f.pt"], ["float"], [tmp_path / "a.pt"], data_dir=str(other), log=lambda *a: None)
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="not a readable adversarial set \(not a torch file\)"):
+    with pytest.raises(ValueError, match=r"not a readable adversarial set \(not a torch file\)"):
         load_advset(tmp_path / "junk.pt")

@@ -8,7 +8,7 @@ import torch
 
 from experiments.checkpoints import load_model
 from experiments.train import TrainConfig, augment, lr_at, split, train
-from helpers import learnable_cifar
+from helpers import die_at_second_validation, learnable_cifar
 
 QUIET = dict(progress=False, log=lambda *a: None)
 SMALL = dict(batch_size=50, val_images=50, route="eager")  # tiny data; compiling costs more than it saves here
@@ -74,22 +74,12 @@ def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
     cfg = TrainConfig(arch="resnet8", exec_type="quant", epochs=2, lr=0.05, subset=100, at_eps=2 / 255, init=base,
                       data_dir=data, **SMALL)
     full = train(cfg, tmp_path / "a.pt", progress=False, log=lambda *a: None)
-    # the same run killed after its first epoch: the validation of epoch 2 raises
-    import experiments.train as tr
-    real = tr.evaluate
-    calls = {"n": 0}
-
-    def dying(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(tr, "evaluate", dying)
+    # the same run killed after its first epoch
+    die_at_second_validation(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "b.pt", progress=False, log=lambda *a: None)
     assert (tmp_path / "b.pt.state").is_file() and not (tmp_path / "b.pt").exists()
-    monkeypatch.setattr(tr, "evaluate", real)
+    monkeypatch.undo()
     resumed = train(cfg, tmp_path / "b.pt", resume=True, progress=False, log=lambda *a: None)
     assert resumed["history"] == full["history"]
     a = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
