@@ -150,6 +150,9 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     """Run every step that is not done once its dependencies are; a failed step stops only what
     depends on it. Returns {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
     status = {sid: s.status(ctx) for sid, s in steps.items()}
+    damaged = [sid for sid, st in status.items() if st.state == "damaged"]
+    if damaged and not ctx.restart:
+        raise ValueError(status[damaged[0]].detail + (f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""))
     interrupted = [sid for sid, st in status.items() if st.state == "interrupted"]
     if interrupted and not (ctx.resume or ctx.restart):
         raise ValueError(f"{', '.join(interrupted)}: interrupted ({status[interrupted[0]].detail}); continue with "

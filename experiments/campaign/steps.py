@@ -38,9 +38,12 @@ class Context:
         return f"{self.results}/{plan}{'' if self.n_images is None else f'-n{self.n_images}'}"
 
 
+DAMAGED = ("changed since it was made", "has no readable sidecar")  # stale_reason's words for a damaged model
+
+
 @dataclass
 class Status:
-    state: str            # done | todo | interrupted | waiting
+    state: str            # done | todo | interrupted | waiting | damaged
     detail: str = ""
 
 
@@ -91,6 +94,9 @@ class TrainStep(Step):
         why = stale_reason(self.output(ctx), cfg, inputs)
         if why is None:
             return Status("done")
+        if why.startswith(DAMAGED):  # a zoo model costs hours: never retrained over without being asked
+            return Status("damaged", f"{self.output(ctx)} {why}: restore it (git checkout {self.output(ctx)}) or "
+                                     "make it again with --restart")
         state = read_sidecar(self.output(ctx) + ".state")
         if state and Path(self.output(ctx) + ".state").is_file():
             return Status("interrupted", f"epoch {state.get('epoch', '?')} of {c.epochs} saved")

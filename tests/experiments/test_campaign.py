@@ -158,6 +158,25 @@ def test_interrupted_steps_need_resume_or_restart(tiny, capsys):
     assert not (zoo / "resnet8_quant.pt").exists()  # refused before any work
 
 
+def test_damaged_zoo_model_is_refused_not_retrained(tiny):
+    d, data = tiny
+    ctx = ctx_for(d, data, "damaged")
+    reproduce([str(d / "tiny.toml")], ctx, only=["train:resnet8_float"], log=lambda *a: None)
+    model = Path(ctx.zoo) / "resnet8_float.pt"
+    model.write_bytes(model.read_bytes() + b"\0")  # weights that no longer match the sidecar's sha256
+    before = model.stat().st_mtime_ns
+    with pytest.raises(ValueError, match=r"resnet8_float.pt changed since it was made \(its sha256 differs.*restore it "
+                                         r"\(git checkout .*\) or make it again with --restart"):
+        reproduce([str(d / "tiny.toml")], ctx_for(d, data, "damaged"), log=lambda *a: None)
+    assert model.stat().st_mtime_ns == before and not (Path(ctx.zoo) / "resnet8_quant.pt").exists()
+    out = []
+    dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
+    assert out[0].split()[:2] == ["train:resnet8_float", "damaged"]
+    res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "damaged", restart=True), only=["train:resnet8_float"],
+                    log=lambda *a: None)
+    assert res["ran"] == ["train:resnet8_float"] and model.stat().st_mtime_ns != before
+
+
 @pytest.mark.parametrize("text,msg", [
     ('[[sets]]\nsource = "resnet9_float"\nattack = "fgsm"', "unknown architecture 'resnet9'"),
     ('[[sets]]\nsource = "resnet8_float"\nattack = "fgsn"', "unknown attack 'fgsn'; torchattacks provides: "),
