@@ -149,14 +149,21 @@ def _gpu_resnet(fl, ap, x, levels, repeats: int) -> list[dict]:
 def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repeats: int = 5,
         out: str | None = None, log=print) -> dict:
     torch.manual_seed(0)
-    from .engines.fast import vnni_available
-    route = "AVX-512 VNNI kernel" if vnni_available() else "im2col + torch._int_mm"
+    from .engines import fast
+    offered = (["AVX-512 VNNI kernel"] if fast.vnni_available() else []) + ["im2col + torch._int_mm"] \
+        + (["float32 convolution"] if fast.float_route_ok() else [])
     log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}; fast on the CPU: {route}")
+        f"{platform.processor() or platform.machine()}; fast on the CPU: the fastest per layer shape of "
+        f"{', '.join(offered)}")
     log("per-layer times as a ratio to exact float32 conv2d measured in the same run (medians):")
     layers = bench_layers(levels, batch, ref_batch, repeats, log)
     log("whole network:")
     net, thr = bench_resnet(levels, batch, repeats, log=log)
+    names = {"vnni": "AVX-512 VNNI kernel", "int_mm": "im2col + torch._int_mm", "float": "float32 convolution",
+             "library": "quantize + conv + dequantize"}
+    chosen = sorted({names.get(r, r) for r in fast._ROUTES.values()})
+    route = " / ".join(chosen) if chosen else offered[0]
+    log(f"fast engine's CPU routes chosen: {route}")
     result = {"config": {"levels": list(levels), "batch": batch, "reference_batch": ref_batch, "repeats": repeats,
                          "torch": torch.__version__, "threads": torch.get_num_threads(),
                          "cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available(),

@@ -23,6 +23,13 @@ channels-last so every tap copies contiguous runs. torch._int_mm computes int8 x
 int32 exactly (|partial sums| < 2^31 by construction: K*(P+2)*128*128 << 2^31 for any CNN layer
 here; checked). Tables whose E or K do not fit 0..255 use exact float64 GEMMs instead.
 
+The float route runs the same sum as ONE float32 convolution of the planes [x | b_i | x != 0] with
+the weights [w | -E_i | K] (no offsets needed; channels-last, which oneDNN runs ~2x faster here): every partial sum is an integer whose magnitude is at
+most sum(|x| |w|) <= 128 * sum|w| + sum|E_i| + |K| over the receptive field, checked below 2^24 per
+layer, so float32 represents every intermediate exactly whatever order the library sums in. Where
+int8 GEMMs have no fast kernel (CPUs without VNNI: torch._int_mm measured ~100x slower than a float32
+convolution of the same size on an AVX2 EPYC) it is the fast one.
+
 On x86 CPUs with AVX-512 VNNI the same sum runs as an implicit GEMM in C (csrc/planeconv.c, see
 its header for the unsigned variant of the planes vpdpbusd needs): no im2col is materialised,
 which made the library GEMM stream 9 x planes x the activations from memory at a fraction of the
@@ -51,6 +58,7 @@ class PreparedWeights:
         self.w, self.dec, self.shape = w, dec, tuple(w.shape)
         self._B: torch.Tensor | None = None
         self._packed: tuple | None = None
+        self._wf: torch.Tensor | None | bool = None
 
     @property
     def B(self) -> torch.Tensor:
@@ -65,6 +73,13 @@ class PreparedWeights:
         if self._packed is None:
             self._packed = _pack_vnni(self.w, self.dec)
         return self._packed
+
+    def float_weights(self) -> torch.Tensor | None:
+        """float32 [O, (P+2)*C, KH, KW] = [w | -E_0 .. -E_{P-1} | K] for the float route, or None when a
+        float32 convolution could round: some output's largest possible |partial sum| reaches 2^24."""
+        if self._wf is None:
+            self._wf = _float_weights(self.w, self.dec)
+        return self._wf if self._wf is not False else None
 
 
 def prepare(w: torch.Tensor, dec: Decomposition) -> PreparedWeights:
@@ -89,6 +104,57 @@ def _gemm_weights(w: torch.Tensor, dec: Decomposition) -> torch.Tensor:
             parts = [w.double()] + [E[i].double() for i in range(dec.planes)] + [Kw.double()]
     stack = torch.stack(parts)                                 # [planes, O, C, KH, KW]
     return stack.permute(3, 4, 0, 2, 1).reshape(-1, o).contiguous()   # rows (ky, kx, plane, c)
+
+
+FLOAT_EXACT = 1 << 24  # float32 holds every integer below 2^24: sums that stay below it are exact
+
+
+def _float_weights(w: torch.Tensor, dec: Decomposition) -> torch.Tensor | bool:
+    """[w | -E_i | K] as float32 conv weights (planes on the channel axis), or False when not exact.
+    Every partial sum of a convolution, in any order, is at most sum(|a| * |b|) over its terms; with
+    |x| <= 128 and the bit / non-zero planes in {-1, 0, 1} that is the bound checked per output channel."""
+    if dec.exact:
+        parts = [w.to(torch.int64)]
+    else:
+        E, Kw = _error_terms(w, dec)
+        parts = [w.to(torch.int64)] + [-E[i] for i in range(dec.planes)] + [Kw]
+    stack = torch.cat(parts, dim=1)                              # [O, (P+2)*C, KH, KW]
+    scale = torch.ones(stack.shape[1], dtype=torch.int64, device=w.device)
+    scale[:w.shape[1]] = 128
+    bound = (stack.abs() * scale.view(1, -1, 1, 1)).sum(dim=(1, 2, 3)).max()
+    if int(bound) >= FLOAT_EXACT:
+        return False
+    stack = stack.to(torch.float32)
+    return stack if dec.exact else stack.contiguous(memory_format=torch.channels_last)
+
+
+def _float_planes(x: torch.Tensor, dec: Decomposition) -> torch.Tensor:
+    """[x | b_0 .. b_{P-1} | x != 0] float32 [N, (P+2)*C, H, W], channels-last (the layout oneDNN's
+    convolutions run fastest here): the activation side of the float route (the weights carry -E_i)."""
+    if dec.exact:  # one plane: the layout it came in (channels-last measured no faster for it)
+        return x.to(torch.float32)
+    n, c, h, w = x.shape
+    xh = x.permute(0, 2, 3, 1).contiguous()
+    out = torch.empty(n, h, w, dec.planes + 2, c, dtype=torch.float32, device=x.device)
+    out[..., 0, :] = xh
+    shifts = torch.arange(dec.planes, dtype=torch.uint8, device=x.device).view(1, 1, 1, -1, 1)
+    out[..., 1:dec.planes + 1, :] = (xh.view(torch.uint8).unsqueeze(3) >> shifts) & 1
+    out[..., dec.planes + 1, :] = xh != 0
+    return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def float_route_ok() -> bool:
+    """float32 convolutions compute in IEEE float32 here (not bf16 / TF32 shortcuts a user may switch on)."""
+    conv = getattr(getattr(torch.backends, "mkldnn", None), "conv", None)
+    return (torch.get_float32_matmul_precision() == "highest"
+            and getattr(conv, "fp32_precision", "none") in ("none", "ieee"))
+
+
+def _conv_float32(x: torch.Tensor, prepared: "PreparedWeights", s, p) -> torch.Tensor:
+    """The decomposition as ONE float32 convolution of the planes (the library's conv, oneDNN on CPUs):
+    bit-exact because every partial sum is an integer below 2^24 (PreparedWeights.float_weights)."""
+    out = F.conv2d(_float_planes(x, prepared.dec), prepared.float_weights(), stride=s, padding=p)
+    return out.to(torch.int32).contiguous()
 
 
 def _pack_vnni(w: torch.Tensor, dec: Decomposition) -> tuple:
@@ -274,7 +340,8 @@ def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch._int_mm(a, b)
 
 
-_ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "int_mm": the faster CPU route, timed once per process
+_ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "int_mm" | "float": the fastest CPU route, timed once per process
+ROUTE_NAMES = ("vnni", "int_mm", "float")
 
 
 def _best_of_two(fn) -> float:
@@ -286,26 +353,36 @@ def _best_of_two(fn) -> float:
     return min(ts)
 
 
-def cpu_route(key: tuple, vnni, int_mm) -> str:
-    """Which CPU route runs a layer shape: 'int_mm' without VNNI; with it, the faster of the two, timed
-    once (best of two runs each, after the first call's warm-up) and cached per shape. Both are bit-exact,
-    so the choice changes only the speed: on CPUs with AMX oneDNN's int8 GEMM may beat the VNNI kernel.
-    AXX_FAST_ROUTE=vnni|int_mm fixes the choice."""
-    if not vnni_available():
-        return "int_mm"
+def cpu_route(key: tuple, routes: dict) -> str:
+    """Which CPU route runs a layer shape: of the routes that can run it here ({name: fn}; 'vnni' needs
+    AVX-512 VNNI, 'float' sums below 2^24), the fastest, timed once (best of two runs each after a
+    warm-up call, unless the warm-up alone is far slower than the best so far) and cached per shape. All are bit-exact, so the choice changes only the speed: without
+    VNNI torch._int_mm can be 100x slower than a float32 convolution; with AMX oneDNN's int8 GEMM may beat
+    the VNNI kernel. AXX_FAST_ROUTE=vnni|int_mm|float fixes the choice where that route can run."""
     forced = os.environ.get("AXX_FAST_ROUTE")
-    if forced in ("vnni", "int_mm"):
+    if forced in routes:
         return forced
+    if len(routes) == 1:
+        return next(iter(routes))
     route = _ROUTES.get(key)
     if route is None:
-        vnni(), int_mm()  # warm-up: workspaces, packed weights, oneDNN's kernel selection
-        route = _ROUTES[key] = "vnni" if _best_of_two(vnni) <= _best_of_two(int_mm) else "int_mm"
+        times: dict[str, float] = {}
+        for name, fn in routes.items():
+            t = time.perf_counter()
+            fn()  # warm-up: workspaces, packed weights, oneDNN's kernel selection
+            warm = time.perf_counter() - t
+            best = min(times.values(), default=float("inf"))
+            # a route whose first call alone is 5x the best so far is not timed again (int8 GEMMs without
+            # VNNI take ~100x a float32 convolution: timing them twice more would cost more than it tells)
+            times[name] = warm if warm > 5 * best and warm > 0.01 else _best_of_two(fn)
+        route = _ROUTES[key] = min(times, key=times.get)
     return route
 
 
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0,
          prepared: PreparedWeights | None = None, route: str | None = None) -> torch.Tensor:
-    """route: None picks per shape (cpu_route); 'int_mm' or 'vnni' forces one."""
+    """route: None picks per shape (cpu_route); 'vnni', 'int_mm' or 'float' forces one (an error where it
+    cannot run: 'vnni' without the instructions, 'float' where a sum could reach 2^24)."""
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding, contiguous=False)
     w = w.contiguous()
     dec = prepared.dec if prepared is not None else decomposition_for(lut)
@@ -313,12 +390,26 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
         raise ValueError("this LUT does not decompose exactly; use engine 'c', 'cuda' or 'reference'")
     if prepared is None or prepared.shape != tuple(w.shape):
         prepared = prepare(w, dec)
-    if x.device.type == "cpu" and (dec.int8 or dec.exact) and route != "int_mm":
-        if route == "vnni" or cpu_route(("acc", tuple(x.shape), prepared.shape, s, p, dec.planes),
-                                        lambda: conv_vnni(x, prepared, s, p),
-                                        lambda: _conv_int_mm(x, prepared, s, p, oh, ow)) == "vnni":
-            return conv_vnni(x, prepared, s, p)
-    return _conv_int_mm(x, prepared, s, p, oh, ow)
+    if x.device.type != "cpu":
+        return _conv_int_mm(x, prepared, s, p, oh, ow)
+    routes = cpu_routes(x, prepared, s, p, oh, ow)
+    if route is not None:
+        if route not in routes:
+            raise ValueError(f"route {route!r} cannot run this convolution here (available: {', '.join(routes)})")
+        return routes[route]()
+    return routes[cpu_route(("acc", tuple(x.shape), prepared.shape, s, p, dec.planes), routes)]()
+
+
+def cpu_routes(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: int) -> dict:
+    """{name: fn} of the CPU routes that can compute this convolution here (each bit-exact)."""
+    dec = prepared.dec
+    routes = {}
+    if (dec.int8 or dec.exact) and vnni_available():
+        routes["vnni"] = lambda: conv_vnni(x, prepared, s, p)
+    if float_route_ok() and prepared.float_weights() is not None:
+        routes["float"] = lambda: _conv_float32(x, prepared, s, p)
+    routes["int_mm"] = lambda: _conv_int_mm(x, prepared, s, p, oh, ow)  # last: the slowest where int8 is slow
+    return routes
 
 
 def _conv_int_mm(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: int) -> torch.Tensor:
@@ -342,8 +433,9 @@ def _conv_int_mm(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: 
 
 @register
 class FastEngine(Engine):
-    """The exact decomposition (tables that decompose only); on the CPU the VNNI kernel or im2col +
-    torch._int_mm, whichever is faster for the shape (cpu_route); on a GPU im2col + torch._int_mm."""
+    """The exact decomposition (tables that decompose only); on the CPU the VNNI kernel, im2col +
+    torch._int_mm or one float32 convolution of the planes, whichever is fastest for the shape
+    (cpu_route); on a GPU im2col + torch._int_mm."""
     name = "fast"
 
     def conv(self, x, w, lut, stride=1, padding=0, prepared=None):
@@ -357,11 +449,14 @@ class FastEngine(Engine):
 
     def conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias=None, prepared=None):
         # the VNNI route fuses quantization and dequantization into the kernel's two passes (the same
-        # values bit for bit: the fused-route test); the library route quantizes, runs _int_mm, dequantizes
+        # values bit for bit: the fused-route test); the library route quantizes, runs conv() (whose own
+        # route is _int_mm or float32, timed), dequantizes
         if prepared is None:
             prepared = self.prepare(w, lut)
         dec = prepared.dec
-        if x.device.type == "cpu" and x.dtype == torch.float32 and (dec.int8 or dec.exact) and vnni_available():
+        library_only = os.environ.get("AXX_FAST_ROUTE") in ("int_mm", "float")
+        if (x.device.type == "cpu" and x.dtype == torch.float32 and (dec.int8 or dec.exact) and vnni_available()
+                and not library_only):
             def fused():
                 sx = quant_scale(x, 8, act_amax)
                 return conv_vnni(x, prepared, stride, padding, act_scale=float(sx),
@@ -369,9 +464,9 @@ class FastEngine(Engine):
 
             def library():
                 xi, sx = to_int8(x, act_amax)
-                acc = conv(xi, w, lut, stride, padding, prepared=prepared, route="int_mm")
+                acc = conv(xi, w, lut, stride, padding, prepared=prepared)
                 return dequantize(acc, sx * w_scale, bias, x.dtype)
 
             key = ("float", tuple(x.shape), prepared.shape, _pair(stride), _pair(padding), dec.planes)
-            return fused() if cpu_route(key, fused, library) == "vnni" else library()
+            return fused() if cpu_route(key, {"vnni": fused, "library": library}) == "vnni" else library()
         return super().conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared)

@@ -21,13 +21,14 @@ def marlin():
 VNNI = fast.vnni_available()
 
 
-@pytest.fixture(params=["vnni", "int_mm"])
+@pytest.fixture(params=["vnni", "int_mm", "float"])
 def fast_path(request, monkeypatch):
-    """Run a test through both CPU routes of the fast engine: the implicit-GEMM VNNI kernel
-    (csrc/planeconv.c) and the portable im2col + torch._int_mm route."""
+    """Run a test through each CPU route of the fast engine: the implicit-GEMM VNNI kernel
+    (csrc/planeconv.c), the portable im2col + torch._int_mm route and the float32 convolution."""
     if request.param == "vnni" and not VNNI:
         pytest.skip("this CPU has no AVX-512 VNNI")
     monkeypatch.setattr(fast, "_VNNI", request.param == "vnni")
+    monkeypatch.setenv("AXX_FAST_ROUTE", request.param)
     return request.param
 
 
@@ -218,34 +219,61 @@ def test_single_output_channel_and_int_mm_strides(marlin, fast_path):
         assert torch.equal(fast.conv(x, w, lut), get_engine("reference").conv(x, w, lut))
 
 
-def test_cpu_route_is_the_faster_one_timed_once_per_shape(marlin, monkeypatch):
-    """With VNNI the engine times both CPU routes once per shape and keeps the faster (here made slow on
-    purpose, so no VNNI hardware is needed); the result is the same either way."""
+def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
+    """The engine times every CPU route that can run a shape once and keeps the fastest (routes made slow
+    on purpose here, so no VNNI hardware is needed); the result is the same whichever wins."""
     import time as _time
     monkeypatch.delenv("AXX_FAST_ROUTE")
     monkeypatch.setattr(fast, "_VNNI", True)
-    monkeypatch.setattr(fast, "_ROUTES", {})
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 128, (2, 8, 6, 6), dtype=torch.int8, generator=g)
     w = torch.randint(-128, 128, (4, 8, 3, 3), dtype=torch.int8, generator=g)
     lut = marlin.table(50)
     ref = get_engine("reference").conv(x, w, lut, 1, 1)
-    real_int_mm, calls = fast._conv_int_mm, []
+    real = {"int_mm": fast._conv_int_mm, "float": fast._conv_float32}
+    calls = []
 
-    def slow(*a, **k):
-        calls.append(1)
-        _time.sleep(0.02)
-        return real_int_mm(*a, **k)
+    def make(winner):
+        def wrap(name, impl):
+            def fn(*a, **k):
+                calls.append(name)
+                if name != winner:
+                    _time.sleep(0.02)
+                return impl(*a, **k)
+            return fn
+        monkeypatch.setattr(fast, "conv_vnni", wrap("vnni", lambda x_, prep, s, p, **k: real["int_mm"](x_, prep, s, p, 6, 6)))
+        monkeypatch.setattr(fast, "_conv_int_mm", wrap("int_mm", real["int_mm"]))
+        monkeypatch.setattr(fast, "_conv_float32", wrap("float", real["float"]))
 
-    monkeypatch.setattr(fast, "conv_vnni", lambda x_, prep, s, p, **k: real_int_mm(x_, prep, s, p, 6, 6))
-    monkeypatch.setattr(fast, "_conv_int_mm", slow)
-    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref)
-    assert list(fast._ROUTES.values()) == ["vnni"] and len(calls) == 3  # warm-up + two timed runs
-    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and len(calls) == 3  # cached: not timed again
-    monkeypatch.setattr(fast, "_ROUTES", {})
-    monkeypatch.setattr(fast, "conv_vnni", lambda *a, **k: (_time.sleep(0.02), real_int_mm(*a[:4], 6, 6))[1])
-    monkeypatch.setattr(fast, "_conv_int_mm", real_int_mm)
-    assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and list(fast._ROUTES.values()) == ["int_mm"]
-    monkeypatch.setattr(fast, "_VNNI", False)  # no VNNI: never timed
+    for winner in ("vnni", "int_mm", "float"):
+        monkeypatch.setattr(fast, "_ROUTES", {})
+        calls.clear()
+        make(winner)
+        assert torch.equal(fast.conv(x, w, lut, 1, 1), ref)
+        # every route tried, the winner timed (warm-up + two runs), then it computes the result
+        assert list(fast._ROUTES.values()) == [winner] and set(calls) == {"vnni", "int_mm", "float"}
+        assert calls.count(winner) == 4 and calls[-1] == winner
+        n = len(calls)
+        assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and calls[n:] == [winner]  # cached: not timed again
+    monkeypatch.setattr(fast, "_VNNI", False)  # one route left (no VNNI, float32 refused): never timed
+    monkeypatch.setattr(fast, "float_route_ok", lambda: False)
     monkeypatch.setattr(fast, "_ROUTES", {})
     assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and not fast._ROUTES
+
+
+def test_float_route_only_where_float32_is_exact(marlin):
+    """The float32 route is offered only while every partial sum stays below 2^24: 128 input channels of
+    3x3 taps with full-scale weights can reach 9 * 128 * 128 * 128 > 2^24, so there it is refused (and the
+    automatic choice still gives the exact result through another route)."""
+    g = torch.Generator().manual_seed(1)
+    lut = marlin.table(100)
+    dec = fast.decomposition_for(lut)
+    small = torch.randint(-128, 128, (4, 64, 3, 3), dtype=torch.int8, generator=g)
+    assert fast.prepare(small, dec).float_weights() is not None
+    big = torch.full((2, 128, 3, 3), -128, dtype=torch.int8)
+    assert fast.prepare(big, dec).float_weights() is None
+    x = torch.full((1, 128, 4, 4), -128, dtype=torch.int8)  # the worst case: every product at its largest
+    with pytest.raises(ValueError, match="route 'float' cannot run this convolution here"):
+        fast.conv(x, big, lut, 1, 1, route="float")
+    ref = get_engine("reference").conv(x, big, lut, 1, 1)
+    assert torch.equal(fast.conv(x, big, lut, 1, 1), ref)
