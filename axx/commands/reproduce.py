@@ -27,6 +27,10 @@ def add(sub, schemes: str) -> None:
     g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")
     r.add_argument("--jobs", type=int, default=1, help="independent steps run side by side in N local processes "
                                                        "(the cores are split between them; default 1)")
+    r.add_argument("--partial", action="store_true",
+                   help="train and search nothing: make the adversarial sets whose source model exists, evaluate "
+                        "the victims and sets that exist (NAME.partial.csv where some are missing), and write every "
+                        "page from that, headed by what is missing (rewritten in full once all exists)")
     r.add_argument("--dask", metavar="ADDRESS", help="run the steps on a Dask cluster, e.g. tcp://host:8786")
     r.add_argument("--zoo", default="experiments/zoo", help="the model zoo folder (default experiments/zoo)")
     r.add_argument("--work", default="artifacts/campaign",
@@ -54,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     plans = [p if not p.endswith(".toml") else absol(p) for p in args.plans]
     ctx = Context(zoo=rel(args.zoo), work=rel(args.work), results=rel(args.results), data_dir=absol(args.data),
-                  n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet)
+                  n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet,
+                  partial=args.partial)
     res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask)
     return 1 if not args.dry_run and (res["failed"] or res["blocked"]) else 0

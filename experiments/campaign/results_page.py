@@ -135,14 +135,27 @@ def search_section(folder: str) -> list[str]:
     return lines
 
 
-def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches: list[str]) -> Path:
+def _partial_banner(missing: dict[str, list[str]]) -> list[str]:
+    def names(v: list[str]) -> str:
+        return ", ".join(f"`{x}`" for x in v[:8]) + (f" and {len(v) - 8} more" if len(v) > 8 else "")
+    return ["> **Partial results.** The zoo is still being trained; this page holds what its trained models allow "
+            "today (evaluations over the victims and sets that exist, `*.partial.csv`), and is rewritten in full "
+            "once everything exists. Missing: " + "; ".join(f"{k}: {names(v)}" for k, v in missing.items()) + ".\n"]
+
+
+def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches: list[str],
+                  missing: dict[str, list[str]] | None = None) -> Path:
+    """The plan's page; with `missing` (the --partial run) a partial one that names what it lacks."""
     out = Path(f"{ctx.result_dir(plan.name)}.md")
     fig_dir = Path(ctx.result_dir(plan.name))
     rows = [r for p in evals for r in read_rows(p)]
     md = [f"# {plan.title}\n", f"Plan `{plan.path.name}`; code version {code_version()}; "
           f"{'all 10,000' if ctx.n_images is None else f'the first {ctx.n_images:,}'} test images. "
           "Regenerate with `axx reproduce " + (plan.name if plan.path.parent == PLANS_DIR else str(plan.path))
-          + (f" --n-images {ctx.n_images}" if ctx.n_images != plan.n_images else "") + "`.\n"]
+          + (f" --n-images {ctx.n_images}" if ctx.n_images != plan.n_images else "")
+          + (" --partial" if missing is not None else "") + "`.\n"]
+    if missing:
+        md += _partial_banner(missing)
     notes: list[str] = []
     for a in plan.accuracy:
         lines, n = accuracy_section(a.table, a.models, ctx)

@@ -1,7 +1,7 @@
 """`axx reproduce`: run plans' steps in dependency order, skipping what is done (by content), resuming
 what was interrupted (with --resume), and running independent steps side by side: local worker
 processes, or a Dask cluster by address. `--dry-run` lists the steps, what is done, and the
-projected time of the rest on this machine.
+projected time of the rest on this machine; `--partial` writes the pages from what exists so far.
 """
 from __future__ import annotations
 
@@ -220,6 +220,42 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
 
 
+def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print) -> dict:
+    """`--partial`: train and search nothing; make the adversarial sets whose source model exists, run the
+    evaluations whose inputs all exist, evaluate the others over the victims and sets that exist
+    (NAME.partial.csv), and write every page, partial where something is missing."""
+    total = {"done": [], "ran": [], "failed": {}, "blocked": []}
+
+    def run(kind: str) -> None:
+        ready = {k: s for k, s in steps.items() if s.kind == kind and s.status(ctx).state != "waiting"}
+        if ready:
+            res = execute(ready, ctx, jobs, dask, log)
+            for k in ("done", "ran", "blocked"):
+                total[k] += res[k]
+            total["failed"].update(res["failed"])
+
+    def partial(kind: str) -> None:
+        for sid, s in steps.items():
+            if s.kind != kind or s.status(ctx).state != "waiting":
+                continue
+            if any(d in total["failed"] for d in s.deps):
+                total["blocked"].append(sid)
+                continue
+            try:
+                if s.run_partial(ctx, log=lambda m, sid=sid: print(f"[{sid}] {m}", flush=True)):
+                    total["ran"].append(f"{sid} (partial)")
+            except (ValueError, OSError, RuntimeError) as e:
+                total["failed"][sid] = str(e).splitlines()[0] if str(e) else type(e).__name__
+                log(f"[{sid}] failed: {total['failed'][sid]}")
+
+    run("attack")
+    run("eval")
+    partial("eval")
+    run("report")
+    partial("report")
+    return total
+
+
 def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry: bool = False, jobs: int = 1,
               dask: str | None = None, log=print) -> dict:
     """The `axx reproduce` entry: load and check every plan first, then list or run their steps, working
@@ -241,11 +277,11 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     steps = select(derive_steps(loaded, ctx), only)
     if dry:
         return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log)
-    res = execute(steps, ctx, jobs, dask, log)
+    res = run_partial(steps, ctx, jobs, dask, log) if ctx.partial else execute(steps, ctx, jobs, dask, log)
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
             + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()))
     return res
 
 
-__all__ = ["REPO", "Rates", "dry_run", "execute", "reproduce", "run_step", "select"]
+__all__ = ["REPO", "Rates", "dry_run", "execute", "reproduce", "run_partial", "run_step", "select"]

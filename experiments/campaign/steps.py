@@ -27,6 +27,7 @@ class Context:
     resume: bool = False
     restart: bool = False
     progress: bool = True
+    partial: bool = False                   # --partial: evaluate and report what the trained models allow now
 
     def model(self, m: ModelName) -> str:
         return f"{self.zoo}/{m.name}.pt"
@@ -214,6 +215,27 @@ class EvalStep(Step):
         from ..evaluation import eval_to_csv
         victims, execs, sets = self.args(ctx)
         eval_to_csv(victims, execs, sets, self.output(ctx), levels=self.levels, data_dir=ctx.data_dir, log=log)
+        drop_partial(self.partial_output(ctx))  # the complete table supersedes it
+
+    def partial_output(self, ctx: Context) -> str:
+        return partial_path(self.output(ctx))
+
+    def available(self, ctx: Context) -> tuple[list[str], list[str]]:
+        """The victims and sets of this evaluation that exist now (their model / set file)."""
+        victims, _, sets = self.args(ctx)
+        return [v for v in victims if Path(v).is_file()], [s for s in sets if Path(s).is_file()]
+
+    def run_partial(self, ctx: Context, log=print) -> str | None:
+        """Evaluate the victims and sets that exist into NAME.partial.csv (a name no complete reader takes
+        for the table); None when nothing exists yet. Skipped by content like the complete table."""
+        from ..evaluation import eval_to_csv
+        victims, sets = self.available(ctx)
+        if not victims or not sets:
+            drop_partial(self.partial_output(ctx))
+            return None
+        eval_to_csv(victims, list(self.exec), sets, self.partial_output(ctx), levels=self.levels,
+                    data_dir=ctx.data_dir, log=log)
+        return self.partial_output(ctx)
 
 
 @dataclass
@@ -305,7 +327,40 @@ class ReportStep(Step):
         from .results_page import write_conclusions, write_results
         out = write_results(load_plan(self.plan_path), ctx, self.evals, self.models, self.searches)
         write_sidecar(out, {"config": self._config(), "complete": True}, self._inputs())
+        for p in self.evals:
+            drop_partial(partial_path(p))
         log(f"wrote {out} and {write_conclusions(ctx)}")
+
+    def run_partial(self, ctx: Context, log=print) -> str:
+        """The page from what exists now (complete tables, else partial ones; trained models), headed by
+        what is missing. Its sidecar says partial, so the complete page is written over it once it can be."""
+        from ..provenance import write_sidecar
+        from .plan import load_plan
+        from .results_page import write_conclusions, write_results
+        evals = [p if Path(p).is_file() else partial_path(p) for p in self.evals]
+        evals = [p for p in evals if Path(p).is_file()]
+        models = [m for m in self.models if Path(m).is_file()]
+        searches = [s for s in self.searches if (Path(s) / "pareto.csv").is_file()]
+        missing = {"complete evaluation tables": [Path(p).stem for p in self.evals if not Path(p).is_file()],
+                   "models": [Path(m).stem for m in self.models if not Path(m).is_file()],
+                   "searches": [Path(s).name for s in self.searches if not (Path(s) / "pareto.csv").is_file()]}
+        out = write_results(load_plan(self.plan_path), ctx, evals, models, searches,
+                            missing={k: v for k, v in missing.items() if v})
+        write_sidecar(out, {"config": {**self._config(), "partial": True}, "complete": False},
+                      {**{f"results {p}": p for p in evals}, **{f"model {p}": p for p in models},
+                       **{f"search {s}": f"{s}/pareto.csv" for s in searches}, "plan": self.plan_path})
+        log(f"wrote {out} (partial) and {write_conclusions(ctx)}")
+        return str(out)
+
+
+def partial_path(csv_path: str) -> str:
+    return str(Path(csv_path).with_suffix(".partial.csv"))
+
+
+def drop_partial(path: str) -> None:
+    from ..provenance import sidecar_path
+    for p in (Path(path), sidecar_path(path)):
+        p.unlink(missing_ok=True)
 
 
 def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:

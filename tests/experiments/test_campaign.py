@@ -133,6 +133,34 @@ def test_parallel_equals_serial(tiny):
     assert key(Path(par.results) / "tiny-n20" / "r8.csv") == key(Path(serial.results) / "tiny-n20" / "r8.csv")
 
 
+def test_partial_pages_from_what_exists_then_complete(tiny):
+    """--partial trains nothing, evaluates the victims and sets that exist into NAME.partial.csv, and
+    writes a page that names what is missing; the complete run supersedes both."""
+    d, data = tiny
+    ctx = ctx_for(d, data, "partial", partial=True)
+    reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), only=["train:resnet8_float"], log=lambda *a: None)
+    res = reproduce([str(d / "tiny.toml")], ctx, log=lambda *a: None)
+    assert not res["failed"] and not (Path(ctx.zoo) / "resnet8_quant.pt").exists()  # nothing trained
+    assert res["ran"] == ["attack:resnet8_float-fgsm-eps8", "eval:tiny/r8 (partial)", "report:tiny (partial)"]
+    out = Path(ctx.results) / "tiny-n20"
+    part = list(csv.DictReader(open(out / "r8.partial.csv")))
+    assert {r["victim"].split("/")[-1] for r in part} == {"resnet8_float.pt"}
+    assert {r["advset"].split("/")[-1] for r in part} - {""} == {"resnet8_float-fgsm-eps8.pt"}
+    assert not (out / "r8.csv").exists()
+    text = (Path(ctx.results) / "tiny-n20.md").read_text()
+    assert "**Partial results.**" in text and "models: `resnet8_quant`" in text and "--partial`" in text
+    assert "| resnet8_float | " in text and "| resnet8_quant | - |" in text
+    # a second partial run finds nothing new to do but the page
+    res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial", partial=True), log=lambda *a: None)
+    assert res["ran"] == ["eval:tiny/r8 (partial)", "report:tiny (partial)"] and not res["failed"]
+    # the complete run: trains the rest, writes the complete table and page, drops the partial table
+    res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), log=lambda *a: None)
+    assert "report:tiny" in res["ran"] and not res["failed"]
+    assert (out / "r8.csv").is_file() and not (out / "r8.partial.csv").exists()
+    assert not list(out.glob("r8.partial.csv*"))
+    assert "**Partial results.**" not in (Path(ctx.results) / "tiny-n20.md").read_text()
+
+
 def test_waiting_steps_and_only(tiny):
     d, data = tiny
     ctx = ctx_for(d, data, "only")
