@@ -353,6 +353,16 @@ class ReportStep(Step):
         return str(out)
 
 
+def _repo_relative(path: Path) -> str:
+    """A plan inside the checkout by its path from the root (sidecars committed with the results then
+    name no machine's folders); others as given."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def partial_path(csv_path: str) -> str:
     return str(Path(csv_path).with_suffix(".partial.csv"))
 
@@ -408,7 +418,7 @@ def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:
         models = [ctx.model(m) for a in plan.accuracy for m in a.models]
         add(ReportStep(id=f"report:{plan.name}", deps=[e.id for e in evals] + [s.id for s in searches]
                        + [f"train:{m.name}" for a in plan.accuracy for m in a.models],
-                       plan_path=str(plan.path), evals=[e.output(ctx) for e in evals], models=models,
+                       plan_path=_repo_relative(plan.path), evals=[e.output(ctx) for e in evals], models=models,
                        searches=[s.output(ctx) for s in searches]))
     return steps
 
