@@ -1,14 +1,27 @@
-"""Which code made an artifact: `git describe` of this checkout."""
+"""Which code made an artifact: the commit of this checkout, `-dirty` when tracked code differs from it."""
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+# what the code writes, not what it is: a results page regenerated beside uncommitted results (or a
+# training's committed state) was still made by the committed code
+OUTPUTS = ("experiments/results", "experiments/zoo")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                          timeout=10).stdout.strip()
+
 
 def code_version() -> str:
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10).stdout.strip()
-        return out or "unknown"
+        head = _git("describe", "--always")
+        if not head:
+            return "unknown"
+        top = _git("rev-parse", "--show-toplevel")
+        changed = _git("-C", top, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                       *(f":(exclude){p}" for p in OUTPUTS))
+        return head + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
