@@ -19,6 +19,8 @@ models and the order come from the names (campaign/steps.py).
     victim = "resnet32_approx_at"
     set = "resnet32_float-pgd-eps8"
     axx_levels = 50
+    [[adaptive]]                   # per victim of an architecture: attacks on itself beside transfer attacks
+    arch = "resnet32"
 """
 from __future__ import annotations
 
@@ -32,12 +34,13 @@ from .names import ModelName, parse_model
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 EXEC_TYPES = ("float", "quant", "approx")
-_TOP = {"title", "cites", "n_images", "training", "sets", "evaluations", "accuracy", "searches", "tables"}
+_TOP = {"title", "cites", "n_images", "training", "sets", "evaluations", "accuracy", "searches", "tables", "adaptive"}
 _SET = {"source", "attack", "eps", "alpha", "steps", "exec", "id", "adaptive"}
 _EVAL = {"name", "victims", "exec", "sets", "levels", "figures"}
 _ACC = {"table", "models"}
 _SEARCH = {"name", "victim", "set", "axx_levels", "pop", "gens", "n_images", "objectives", "operators", "seed"}
 _TABLE = {"table", "arch", "attack", "eps"}
+_ADAPTIVE = {"arch", "eps"}
 
 
 def eps_tag(eps: str) -> str:
@@ -98,6 +101,14 @@ class TableSpec:
 
 
 @dataclass
+class AdaptiveSpec:
+    """A table of one architecture's victims: attacks computed on each victim itself beside the strongest
+    transfer attack measured on it (any plan's results)."""
+    arch: str
+    eps: str = "8/255"
+
+
+@dataclass
 class Plan:
     name: str
     path: Path
@@ -110,6 +121,7 @@ class Plan:
     accuracy: list[AccSpec] = field(default_factory=list)
     searches: list[SearchSpec] = field(default_factory=list)
     tables: list[TableSpec] = field(default_factory=list)
+    adaptive: list[AdaptiveSpec] = field(default_factory=list)
 
     def models(self) -> list[ModelName]:
         """Every zoo model the plan uses, with the models they start from, in training order."""
@@ -212,11 +224,17 @@ def load_plan(plan: str | Path) -> Plan:
         _check_keys(w, t, _TABLE)
         p.tables.append(TableSpec(table=str(_need(w, t, "table")), arch=parse_model(f"{_need(w, t, 'arch')}_float").arch,
                                   attack=str(_need(w, t, "attack")).lower(), eps=str(t.get("eps", "8/255"))))
+    for i, t in enumerate(raw.get("adaptive", [])):
+        w = f"{where}: adaptive[{i}]"
+        _check_keys(w, t, _ADAPTIVE)
+        eps = str(t.get("eps", "8/255"))
+        parse_eps(eps)
+        p.adaptive.append(AdaptiveSpec(arch=parse_model(f"{_need(w, t, 'arch')}_float").arch, eps=eps))
     names = [e.name for e in p.evaluations] + [s.name for s in p.searches]
     if len(names) != len(set(names)):
         raise ValueError(f"{where}: two evaluations or searches share a name")
     return p
 
 
-__all__ = ["AccSpec", "EvalSpec", "PLANS_DIR", "Plan", "SearchSpec", "SetSpec", "TableSpec", "builtin_plans",
+__all__ = ["AccSpec", "AdaptiveSpec", "EvalSpec", "PLANS_DIR", "Plan", "SearchSpec", "SetSpec", "TableSpec", "builtin_plans",
            "eps_tag", "load_plan"]

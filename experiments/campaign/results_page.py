@@ -111,6 +111,49 @@ def attack_section(t, rows: list[dict]) -> tuple[list[str], list[str]]:
     return lines, notes
 
 
+ADAPTIVE_ATTACKS = ("pgd", "square", "autoattack")
+FAMILY = ("float", "quant", "approx", "float_at", "quant_at", "approx_at")
+
+
+def adaptive_section(spec, rows: list[dict], transfer_rows: list[dict]) -> list[str]:
+    """Per victim of one architecture: clean accuracy, the strongest transfer attack measured on it (any
+    plan, exact multipliers, in its own execution type) and each attack computed on the victim itself."""
+    from ..parsing import parse_eps
+    eps = parse_eps(spec.eps)
+    same_eps = lambda r: abs(float(r["eps"]) - eps) < 1e-9  # noqa: E731
+    lines = [f"## {spec.arch}: attacks on the victim itself beside the strongest transfer attack (eps "
+             f"{eps_text(eps)}), accuracy (%)\n",
+             "| victim | exec | clean | strongest transfer | adaptive PGD | Square | AutoAttack |",
+             "|---|---|---|---|---|---|---|"]
+    for kind in FAMILY:
+        name = f"{spec.arch}_{kind}"
+        own = [r for r in rows if Path(r["victim"]).stem == name and str(r["adaptive"]).lower() == "true"
+               and same_eps(r)]
+        if not own:
+            continue
+        exec_type = own[0]["victim_exec"]
+        by_attack = {r["attack"].lower(): r for r in own}
+        tr = [r for r in transfer_rows if Path(r["victim"]).stem == name and r["victim_exec"] == exec_type
+              and str(r["adaptive"]).lower() != "true" and str(r["levels"]) == "0" and same_eps(r)
+              and Path(r["source"]).stem != name]
+        best = min(tr, key=lambda r: float(r["adv_acc"])) if tr else None
+        transfer = "-" if best is None else (f"{100 * float(best['adv_acc']):.1f} ({best['attack'].upper()} from "
+                                             f"{Path(best['source']).stem}, {int(best['n_images']):,} images)")
+        cells = [f"{100 * float(by_attack[a]['adv_acc']):.1f}" if a in by_attack else "-" for a in ADAPTIVE_ATTACKS]
+        lines.append(f"| {name} | {EXEC_NAME.get(exec_type, exec_type)} | {100 * float(own[0]['std_acc']):.1f} | "
+                     f"{transfer} | " + " | ".join(cells) + " |")
+    if len(lines) == 3:
+        return lines[:1] + ["No victim of this family has been attacked yet.\n"]
+    n = sorted({int(r["n_images"]) for r in rows if r.get("n_images") and Path(r["victim"]).stem.startswith(
+        f"{spec.arch}_")})
+    lines.append(f"\nAttacks on the victim itself run through its quantizers' straight-through gradients (Square "
+                 f"needs none) on the first {', '.join(f'{x:,}' for x in n) or '?'} test images; the transfer column "
+                 "is the lowest adversarial accuracy any results page measured on that victim from another model. "
+                 "Far lower adaptive numbers mean the transfer robustness is the attacker's mismatch, not the "
+                 "model's.\n")
+    return lines
+
+
 def search_section(folder: str) -> list[str]:
     p = Path(folder) / "pareto.csv"
     with open(p, newline="") as f:
@@ -151,7 +194,7 @@ def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches
     rows = [r for p in evals for r in read_rows(p)]
     md = [f"# {plan.title}\n", f"Plan `{plan.path.name}`; code version {code_version()}; "
           f"{'all 10,000' if ctx.n_images is None else f'the first {ctx.n_images:,}'} test images. "
-          "Regenerate with `axx reproduce " + (plan.name if plan.path.parent == PLANS_DIR else str(plan.path))
+          "Regenerate with `axx reproduce " + (plan.name if plan.path.resolve().parent == PLANS_DIR else str(plan.path))
           + (f" --n-images {ctx.n_images}" if ctx.n_images != plan.n_images else "")
           + (" --partial" if missing is not None else "") + "`.\n"]
     if missing:
@@ -165,6 +208,10 @@ def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches
         lines, n = attack_section(t, rows)
         md += lines
         notes += n
+    if plan.adaptive:
+        transfer, _ = _all_rows(Path(ctx.results))
+        for a in plan.adaptive:
+            md += adaptive_section(a, rows, transfer)
     for s in searches:
         md += search_section(s)
     md += claims_section(check_claims(rows, ctx.zoo if plan.accuracy else None, searches))

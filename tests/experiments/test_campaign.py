@@ -210,7 +210,7 @@ def test_damaged_zoo_model_is_refused_not_retrained(tiny):
     ('[[sets]]\nsource = "resnet8_float"\nattack = "fgsn"', "unknown attack 'fgsn'; torchattacks provides: "),
     ('[[evaluations]]\nname = "x"\nvictims = ["resnet8_float"]\nsets = ["nope"]', "unknown set 'nope'"),
     ('[[sets]]\nsource = "resnet8_float"\nattak = "fgsm"', "unknown key 'attak'; valid keys: adaptive, alpha, attack"),
-    ('steps = 3', "unknown key 'steps'; valid keys: accuracy, cites"),
+    ('steps = 3', "unknown key 'steps'; valid keys: accuracy, adaptive, cites"),
     ('[[accuracy]]\ntable = "4.1"\nmodels = ["resnet8_fp32"]', "PARAMS one of float, quant, approx"),
     ("title = ", "not valid TOML"),
 ])
@@ -269,3 +269,24 @@ def test_zoo_page_cites_each_models_table(tmp_path):
     assert rows["resnet32_quant"][0] == "-"  # not trained yet
     assert any("resnet56_float: trained 64 epochs, not the thesis's 128" in n for n in notes)
     assert any(n.startswith("- resnet8_float_at:") and "Table 4.2" in n for n in notes)
+
+
+def test_adaptive_table_sets_each_victim_beside_its_strongest_transfer_attack():
+    from experiments.campaign.plan import AdaptiveSpec
+    from experiments.campaign.results_page import adaptive_section
+
+    def row(victim, exec_type, source, attack, adv, adaptive=False, levels=0, n=1000, eps=8 / 255):
+        return {"victim": f"zoo/{victim}.pt", "victim_exec": exec_type, "source": f"zoo/{source}.pt", "attack": attack,
+                "adv_acc": str(adv), "std_acc": "0.85", "adaptive": str(adaptive), "levels": str(levels),
+                "n_images": str(n), "eps": str(eps)}
+    own = [row("resnet8_quant", "quant", "resnet8_quant", a, v, adaptive=True)
+           for a, v in (("pgd", 0.01), ("square", 0.05), ("autoattack", 0.0))]
+    transfer = [row("resnet8_quant", "quant", "resnet8_float", "fgsm", 0.18, n=10000),
+                row("resnet8_quant", "quant", "resnet20_float", "fgsm", 0.25, n=10000),
+                row("resnet8_quant", "float", "resnet8_float", "fgsm", 0.02),          # another execution type
+                row("resnet8_quant", "quant", "resnet8_float", "fgsm", 0.01, levels=128),  # approximate level
+                row("resnet8_quant", "quant", "resnet8_quant", "fgsm", 0.03)]           # its own white-box
+    text = "\n".join(adaptive_section(AdaptiveSpec("resnet8"), own, transfer + own))
+    assert "| resnet8_quant | quant | 85.0 | 18.0 (FGSM from resnet8_float, 10,000 images) | 1.0 | 5.0 | 0.0 |" in text
+    assert "first 1,000 test images" in text
+    assert "No victim of this family" in "\n".join(adaptive_section(AdaptiveSpec("resnet32"), own, transfer))
