@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts cost assess bench-cost test test-all demo demo-search reproduce reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
+.PHONY: venv luts cost assess bench-cost test test-all demo demo-search reproduce results reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -44,6 +44,11 @@ demo: venv
 ## The thesis campaign: the zoo, every attack, table and figure (days on a CPU: resumable; see README)
 reproduce: venv
 	$(BIN)/axx reproduce table4_1 table4_2 fgsm bim pgd --resume $(REPRODUCE_ARGS)
+
+## Every results page from the models trained so far (partial pages while the zoo is being trained; no training)
+results: venv
+	$(BIN)/axx reproduce table4_1 table4_2 zoo fgsm bim pgd search --partial $(REPRODUCE_ARGS)
+	$(BIN)/axx reproduce beyond --partial $(REPRODUCE_ARGS)
 
 ## Table 4.1 for ResNet-8 and its FGSM matrix on 1,000 images from the committed zoo, equal to the committed results
 reproduce-quick: venv
