@@ -72,6 +72,14 @@ def read_sidecar(path: Path | str) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
+def is_complete(path: Path | str) -> bool:
+    """`path` exists and is what its sidecar says a finished run wrote (a file whose run was killed before
+    its sidecar, or that changed since, is not)."""
+    meta = read_sidecar(path)
+    return (Path(path).is_file() and meta is not None and bool(meta.get("complete", True))
+            and meta.get("sha256") == cached_digest(path))
+
+
 def _plain(config: dict) -> dict:
     return json.loads(json.dumps(config, default=str))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..provenance import read_sidecar, stale_reason
+from ..provenance import is_complete, read_sidecar, stale_reason
 from .names import AT_EPS, ZOO_RECIPE, ModelName
 from .plan import Plan
 
@@ -223,7 +223,7 @@ class EvalStep(Step):
     def available(self, ctx: Context) -> tuple[list[str], list[str]]:
         """The victims and sets of this evaluation that exist now (their model / set file)."""
         victims, _, sets = self.args(ctx)
-        return [v for v in victims if Path(v).is_file()], [s for s in sets if Path(s).is_file()]
+        return [v for v in victims if is_complete(v)], [s for s in sets if is_complete(s)]
 
     def run_partial(self, ctx: Context, log=print) -> str | None:
         """Evaluate the victims and sets that exist into NAME.partial.csv (a name no complete reader takes
@@ -306,8 +306,9 @@ class ReportStep(Step):
         return f"{ctx.result_dir(load_plan(self.plan_path).name)}.md"
 
     def status(self, ctx: Context) -> Status:
-        missing = [p for p in self.evals + self.models if not Path(p).is_file()] + \
-                  [s for s in self.searches if not (Path(s) / "pareto.csv").is_file()]
+        # an input a killed run left without its sidecar is missing, never read back as complete
+        missing = [p for p in self.evals + self.models if not is_complete(p)] + \
+                  [s for s in self.searches if not is_complete(Path(s) / "pareto.csv")]
         if missing:
             return Status("waiting", f"needs {len(missing)} result{'s' if len(missing) > 1 else ''}")
         why = stale_reason(self.output(ctx), self._config(), self._inputs())
@@ -337,13 +338,13 @@ class ReportStep(Step):
         from ..provenance import write_sidecar
         from .plan import load_plan
         from .results_page import write_conclusions, write_results
-        evals = [p if Path(p).is_file() else partial_path(p) for p in self.evals]
-        evals = [p for p in evals if Path(p).is_file()]
-        models = [m for m in self.models if Path(m).is_file()]
-        searches = [s for s in self.searches if (Path(s) / "pareto.csv").is_file()]
-        missing = {"complete evaluation tables": [Path(p).stem for p in self.evals if not Path(p).is_file()],
-                   "models": [Path(m).stem for m in self.models if not Path(m).is_file()],
-                   "searches": [Path(s).name for s in self.searches if not (Path(s) / "pareto.csv").is_file()]}
+        evals = [p if is_complete(p) else partial_path(p) for p in self.evals]
+        evals = [p for p in evals if is_complete(p)]
+        models = [m for m in self.models if is_complete(m)]
+        searches = [s for s in self.searches if is_complete(Path(s) / "pareto.csv")]
+        missing = {"complete evaluation tables": [Path(p).stem for p in self.evals if not is_complete(p)],
+                   "models": [Path(m).stem for m in self.models if not is_complete(m)],
+                   "searches": [Path(s).name for s in self.searches if not is_complete(Path(s) / "pareto.csv")]}
         out = write_results(load_plan(self.plan_path), ctx, evals, models, searches,
                             missing={k: v for k, v in missing.items() if v})
         write_sidecar(out, {"config": {**self._config(), "partial": True}, "complete": False},
