@@ -11,7 +11,9 @@ recipe, mik300/thesis neural_networks/CIFAR10/train_cifar10.py and thesis 4.3):
     constant lr 5e-4, all levels 0; approx models are calibrated first.
   * adversarial (at_eps, init required): FGSM-RS as Wong et al. (uniform start in [-eps, eps], one
     signed-gradient step of 1.25 eps, projection; the perturbation computed with BatchNorm in
-    training mode), then the training step; 2 epochs at a constant lr 5e-4 (thesis: eps = 1/255).
+    training mode), then the training step; 2 epochs at lr 5e-4 with the step scheduler (x0.1 at 50 % and
+    75 % of the steps: thesis 4.3.2's "step scheduler", fast_adversarial's --lr-schedule multistep;
+    thesis: eps = 1/255).
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class TrainConfig:
     activation: str = "relu"             # relu (the thesis's) | pact (MARLIN's original)
     epochs: int | None = None            # default: 128 from scratch, 2 for fine-tune / AT
     lr: float | None = None              # default: 0.1 from scratch, 5e-4 for fine-tune / AT
-    schedule: str | None = None          # default: multistep from scratch, constant for fine-tune / AT
+    schedule: str | None = None          # default: multistep from scratch and for AT, constant for fine-tune
     batch_size: int = 128
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -78,7 +80,8 @@ class TrainConfig:
         scratch = c.init is None
         c.epochs = c.epochs if c.epochs is not None else (128 if scratch else 2)
         c.lr = c.lr if c.lr is not None else (0.1 if scratch else 5e-4)
-        c.schedule = c.schedule if c.schedule is not None else ("multistep" if scratch else "constant")
+        c.schedule = c.schedule if c.schedule is not None else (
+            "multistep" if scratch or c.at_eps is not None else "constant")
         c.keep = c.keep if c.keep is not None else ("best" if scratch else "last")
         if c.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {c.epochs}")
@@ -125,7 +128,9 @@ def lr_at(c: TrainConfig, epoch: int, step: int, steps: int) -> float:
         t = (epoch + step / steps) / c.epochs
         lo = min(1e-4, c.lr)
         return lo + (c.lr - lo) * (1 - abs(2 * t - 1))
-    f = epoch / c.epochs
+    # by step, as the author's MultiStepLR(milestones=[steps / 2, steps * 3 / 4]) of fast_adversarial's
+    # train_resnet.py, stepped per batch: the same epochs 64 and 96 of 128, and mid-epoch for 2 epochs
+    f = (epoch + step / steps) / c.epochs
     marks = (0.5, 0.75) if c.schedule == "multistep" else (0.5, 0.75, 0.9)
     return c.lr * (0.1 ** sum(f >= m for m in marks))
 

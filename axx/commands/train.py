@@ -13,7 +13,8 @@ def add(sub, schemes: str) -> None:
                                    "5,000 train / validation split, the best-validation checkpoint kept; exec quant = "
                                    "QAT); fine-tune from --init (2 epochs at a constant lr 5e-4; approx models are "
                                    "calibrated first, levels 0); or FGSM-RS adversarial training with --at-eps (2 "
-                                   "epochs from --init at a constant lr 5e-4; the thesis used 1/255). Validates and "
+                                   "epochs from --init at lr 5e-4, x0.1 at 50% and 75% of the steps: the thesis's step "
+                                   "scheduler; the thesis used eps 1/255). Validates and "
                                    "checkpoints every epoch; --resume continues a killed run; OUT.json records the "
                                    "recipe, seed, hardware, wall time and accuracies (validation; test at the end).")
     t.add_argument("--arch", required=True, help="resnet8 | resnet20 | resnet32 | resnet56")
@@ -25,8 +26,9 @@ def add(sub, schemes: str) -> None:
     t.add_argument("--epochs", type=int, help="epochs (default 128 from scratch, 2 with --init)")
     t.add_argument("--lr", type=float, help="peak learning rate (default 0.1 from scratch, 5e-4 with --init)")
     t.add_argument("--schedule",
-                   help="multistep (x0.1 at 50%% and 75%% of the epochs; default from scratch), multistep3 "
-                        "(x0.1 at 50/75/90%%), cyclic (MARLIN's triangular LR) or constant (default with --init)")
+                   help="multistep (x0.1 at 50%% and 75%% of the steps; default from scratch and with --at-eps), multistep3 "
+                        "(x0.1 at 50/75/90%%), cyclic (MARLIN's triangular LR) or constant (default for a fine-tune "
+                        "with --init and no --at-eps)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="SGD weight decay (default 5e-4)")
     t.add_argument("--at-eps", help="adversarial training with FGSM-RS at this eps (e.g. 1/255); needs --init")

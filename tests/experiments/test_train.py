@@ -97,11 +97,14 @@ def test_skip_when_artifact_matches(data, tmp_path):
 
 def test_recipe_defaults_and_schedules():
     """The author's recipe from scratch: 128 epochs, batch 128, SGD 0.1 / 0.9 / 5e-4, x0.1 at epochs 64 and
-    96, best validation kept; fine-tune and AT: 2 epochs at a constant 5e-4, last epoch kept."""
+    96, best validation kept; fine-tune and AT: 2 epochs at 5e-4 (AT with the step scheduler), last epoch kept."""
     c = TrainConfig(arch="resnet8").resolved()
     assert (c.epochs, c.batch_size, c.lr, c.momentum, c.weight_decay, c.keep, c.val_images) == \
         (128, 128, 0.1, 0.9, 5e-4, "best", 5000)
     assert [lr_at(c, e, 0, 10) for e in (0, 63, 64, 95, 96, 127)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3])
+    # by step, as the author's per-batch MultiStepLR: mid-epoch where 75 % of the steps falls inside one
+    m2 = TrainConfig(arch="resnet8", epochs=2, schedule="multistep").resolved()
+    assert [lr_at(m2, e, s, 10) for e, s in ((0, 9), (1, 0), (1, 4), (1, 5))] == pytest.approx([0.1, 0.01, 0.01, 1e-3])
     m3 = TrainConfig(arch="resnet8", epochs=100, schedule="multistep3").resolved()
     assert [lr_at(m3, e, 0, 10) for e in (0, 50, 75, 90, 99)] == pytest.approx([0.1, 0.01, 0.001, 1e-4, 1e-4])
     cy = TrainConfig(arch="resnet8", epochs=10, schedule="cyclic").resolved()
@@ -109,7 +112,12 @@ def test_recipe_defaults_and_schedules():
     for ft in (TrainConfig(arch="resnet20", init="x.pt").resolved(),
                TrainConfig(arch="resnet20", init="x.pt", at_eps=1 / 255).resolved()):
         assert (ft.epochs, ft.lr, ft.keep) == (2, 5e-4, "last")
-        assert [lr_at(ft, e, s, 10) for e in (0, 1) for s in (0, 9)] == [5e-4] * 4  # constant: no drop in epoch 2
+    ft = TrainConfig(arch="resnet20", init="x.pt").resolved()
+    assert [lr_at(ft, e, s, 10) for e in (0, 1) for s in (0, 9)] == [5e-4] * 4  # fine-tune: constant
+    # AT: thesis 4.3.2's "step scheduler" (fast_adversarial's per-batch MultiStepLR at 50 % and 75 % of the steps)
+    at = TrainConfig(arch="resnet20", init="x.pt", at_eps=1 / 255).resolved()
+    assert at.schedule == "multistep"
+    assert [lr_at(at, e, s, 10) for e, s in ((0, 9), (1, 0), (1, 5))] == pytest.approx([5e-4, 5e-5, 5e-6])
 
 
 def test_fixed_train_validation_split():
