@@ -66,7 +66,9 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                      int nthreads);
 int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, const int32_t *wconst,
                    int32_t *out, float *outf, float fscale, const float *bias, int N, int HP, int WP, int KC, int O, int OBN, int KH, int KW, int SH, int SW,
-                   int OH, int OW, int nthreads);"""
+                   int OH, int OW, int nthreads);
+int float_planes(const int8_t *x, long sn, long sc, long sh, long sw, const float *table, int G, float *out,
+                 int N, int C, int H, int W, int nthreads);"""
 _lib = None
 
 

@@ -16,10 +16,21 @@ class Decomposition:
     E: torch.Tensor          # int64 [P, 256]: error weight of bit i for each weight pattern
     K: torch.Tensor          # int64 [256]: constant added when both operands are non-zero
     int8: bool               # E and K fit 0..255: the int8 GEMM path applies
+    nonneg: bool = False     # for activations known >= 0 only (bit 7, the sign, is 0: its plane dropped)
 
     @property
     def exact(self) -> bool:
         return self.planes == 0 and not bool(self.K.any())
+
+
+def for_nonneg(dec: Decomposition) -> Decomposition:
+    """The decomposition for activations that are all >= 0 (every convolution after a ReLU): their bit 7
+    is 0, so its error plane contributes nothing and is dropped (P = 8 -> 7: one plane fewer in every
+    route), and the float route may fold x into 7 bit planes instead of 8 (fast.py)."""
+    planes = min(dec.planes, 7)
+    E = dec.E[:planes].contiguous()
+    fits = bool((E.numel() == 0 or (E.min() >= 0 and E.max() <= 255)) and dec.K.min() >= 0 and dec.K.max() <= 255)
+    return Decomposition(planes=planes, E=E, K=dec.K, int8=fits, nonneg=True)
 
 
 def decompose(lut: torch.Tensor) -> Decomposition | None:

@@ -88,15 +88,34 @@ def test_level0_is_exact_int8_conv(marlin, engine, fast_path):
 
 
 @pytest.mark.parametrize("scheme", ["marlin", "bw8"])
-def test_fast_equals_c_on_every_level(scheme, fast_path):
+@pytest.mark.parametrize("relu", [False, True])
+def test_fast_equals_c_on_every_level(scheme, relu, fast_path):
+    """Signed activations, and non-negative ones (after a ReLU: the decomposition without the sign plane,
+    and the float route's folded planes where that is fewer)."""
     luts = load_scheme(scheme)
     g = torch.Generator().manual_seed(2)
     x = torch.randint(-128, 128, (2, 4, 7, 7), dtype=torch.int8, generator=g)
+    x = x.clamp(min=0) if relu else x
     w = torch.randint(-128, 128, (5, 4, 3, 3), dtype=torch.int8, generator=g)
     c, f = get_engine("c"), get_engine("fast")
     for level in range(256):
         lut = luts.table(level)
         assert torch.equal(f.conv(x, w, lut, 1, 1), c.conv(x, w, lut, 1, 1)), level
+
+
+def test_nonneg_activations_drop_the_sign_plane_and_fold(marlin):
+    """Where every activation is >= 0 (bit 7 is 0) the sign's error plane is dropped (P = 8 -> 7), and the
+    float route folds x into the bit planes where that makes fewer channel groups (P + 2 -> B + 1)."""
+    w = torch.randint(-128, 128, (3, 2, 3, 3), dtype=torch.int8, generator=torch.Generator().manual_seed(3))
+    for level, signed, nonneg in [(255, (8, True, 9), (7, True, 8)), (100, (7, False, 9), (7, True, 8)),
+                                  (50, (6, False, 8), (6, False, 8)), (0, (0, False, 1), (0, False, 1))]:
+        pw = fast.prepare(w, fast.decomposition_for(marlin.table(level)))
+        for x, (planes, folded, groups) in [(torch.full((1, 2, 4, 4), -3, dtype=torch.int8), signed),
+                                             (torch.full((1, 2, 4, 4), 3, dtype=torch.int8), nonneg)]:
+            d = pw.for_input(x).dec
+            assert d.planes == planes and fast._float_layout(d)[0] == folded, level
+            assert fast._float_planes(x, d).shape[1] == groups * 2 and pw.for_input(x).float_weights().shape[1] == groups * 2
+    assert pw.for_input(torch.zeros(1, 2, 4, 4, dtype=torch.int8)) is pw  # level 0: nothing to drop
 
 
 def test_decomposition_facts(marlin):
@@ -180,6 +199,9 @@ for (n, ch, h, o, k, s, p) in [(1, 1, 3, 1, 3, 1, 0), (2, 3, 9, 5, 3, 2, 1), (1,
         ref = reference.conv(x, w, L.table(lv), s, p)
         assert torch.equal(c.conv(x, w, L.table(lv), s, p), ref)
         assert torch.equal(fast.conv(x, w, L.table(lv), s, p), ref)  # the VNNI kernel where the CPU has it
+        for xx in (x, x.clamp(min=0), x.to(memory_format=torch.channels_last)):  # the float route's C planes
+            assert torch.equal(fast.conv(xx, w, L.table(lv), s, p, route="float"),
+                               reference.conv(xx, w, L.table(lv), s, p))
 print("asan-ok")
 """
 
@@ -192,6 +214,22 @@ def test_c_kernels_under_address_sanitizer(tmp_path):
            "ASAN_OPTIONS": "detect_leaks=0"}
     p = subprocess.run([sys.executable, "-c", ASAN_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0 and "asan-ok" in p.stdout, p.stdout + p.stderr[-3000:]
+
+
+@pytest.mark.parametrize("level", [1, 100, 200, 255])
+def test_float_planes_c_equals_torch(marlin, monkeypatch, level):
+    """The float route's planes from the C kernel and from torch ops, for each layout (signed, non-negative,
+    folded or not) and input strides (NCHW, channels-last, a strided slice)."""
+    g = torch.Generator().manual_seed(level)
+    x = torch.randint(-128, 128, (2, 5, 6, 9), dtype=torch.int8, generator=g)
+    dec = fast.decomposition_for(marlin.table(level))
+    for xx, d in [(x, dec), (x.clamp(min=0), fast.for_nonneg(dec)),
+                  (x.to(memory_format=torch.channels_last), dec), (x[:, :, :, ::2], dec)]:
+        monkeypatch.setattr(fast, "_C_IM2COL", True)
+        c = fast._float_planes(xx, d)
+        monkeypatch.setattr(fast, "_C_IM2COL", False)
+        t = fast._float_planes(xx, d)
+        assert c.shape == t.shape and torch.equal(c, t)
 
 
 def test_fast_torch_fallback_matches(marlin, monkeypatch):
@@ -277,3 +315,16 @@ def test_float_route_only_where_float32_is_exact(marlin):
         fast.conv(x, big, lut, 1, 1, route="float")
     ref = get_engine("reference").conv(x, big, lut, 1, 1)
     assert torch.equal(fast.conv(x, big, lut, 1, 1), ref)
+
+
+def test_float_route_in_chunks_of_images(marlin, monkeypatch):
+    """The float route convolves the batch in chunks that keep the planes in cache: chunk edges change
+    nothing (one image per chunk here)."""
+    monkeypatch.setattr(fast, "PLANE_BYTES", 1)
+    g = torch.Generator().manual_seed(9)
+    x = torch.randint(-128, 128, (3, 4, 6, 6), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (5, 4, 3, 3), dtype=torch.int8, generator=g)
+    for level in (0, 77, 255):
+        for xx in (x, x.clamp(min=0)):
+            ref = get_engine("reference").conv(xx, w, marlin.table(level), 2, 1)
+            assert torch.equal(fast.conv(xx, w, marlin.table(level), 2, 1, route="float"), ref)
