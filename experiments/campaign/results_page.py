@@ -267,7 +267,10 @@ def write_conclusions(ctx) -> Path:
            "another model. A conclusion that holds under transfer but not here describes the attacker's "
            "mismatch, not a robust model.\n",
            "## Pages\n"]
-    md += [f"- [{p.stem}]({p.name})" for p in sorted(results.glob("*.md")) if p.name != "README.md"] or ["- none yet"]
+    pages = [p for p in sorted(results.glob("*.md")) if p.name != "README.md"]
+    partial = {p.name for p in pages if ((read_sidecar(p) or {}).get("config") or {}).get("partial")}
+    md += [f"- [{p.stem}]({p.name})" + (" (partial: the zoo is still being trained)" if p.name in partial else "")
+           for p in pages] or ["- none yet"]
     md += ["", "Rows from: " + (", ".join(f"`{p.relative_to(results)}`" for p in used) or "none") + ".\n"]
     out = results / "README.md"
     atomic_write_text(out, "\n".join(md))
