@@ -178,12 +178,13 @@ def search_section(folder: str) -> list[str]:
     return lines
 
 
-def _partial_banner(missing: dict[str, list[str]]) -> list[str]:
+def _partial_banner(missing: dict[str, list[str]], evaluations: bool) -> list[str]:
     def names(v: list[str]) -> str:
         return ", ".join(f"`{x}`" for x in v[:8]) + (f" and {len(v) - 8} more" if len(v) > 8 else "")
     return ["> **Partial results.** The zoo is still being trained; this page holds what its trained models allow "
-            "today (evaluations over the victims and sets that exist, `*.partial.csv`), and is rewritten in full "
-            "once everything exists. Missing: " + "; ".join(f"{k}: {names(v)}" for k, v in missing.items()) + ".\n"]
+            "today" + (" (evaluations over the victims and sets that exist, `*.partial.csv`)" if evaluations else "")
+            + ", and is rewritten in full once everything exists. Missing: "
+            + "; ".join(f"{k}: {names(v)}" for k, v in missing.items()) + ".\n"]
 
 
 def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches: list[str],
@@ -198,7 +199,7 @@ def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches
           + (f" --n-images {ctx.n_images}" if ctx.n_images != plan.n_images else "")
           + (" --partial" if missing is not None else "") + "`.\n"]
     if missing:
-        md += _partial_banner(missing)
+        md += _partial_banner(missing, bool(plan.evaluations))
     notes: list[str] = []
     for a in plan.accuracy:
         lines, n = accuracy_section(a.table, a.models, ctx)
