@@ -8,12 +8,12 @@ from pathlib import Path
 
 from fileio import atomic_write_text, code_version
 
-from ..provenance import read_sidecar
+from ..provenance import is_complete, read_sidecar
 from ..report import ROW_ORDER, cells, eps_text, figures
 from ..results import read_rows
 from .claims import check_claims, claims_section
 from .names import THESIS_EPOCHS
-from .plan import PLANS_DIR, Plan
+from .plan import PLANS_DIR, Plan, load_plan
 
 THESIS_CSV = Path(__file__).resolve().parents[1] / "resources" / "thesis_numbers.csv"
 BOUND = {"4.1": 1.0, "4.2": 1.5}  # points; Tables 5.x: 5 points (the campaign issue's bounds)
@@ -266,6 +266,12 @@ def write_conclusions(ctx) -> Path:
           "chapter 5 is tested per stratum (victim architecture, attack, eps, ... as the claim says) on the "
           "thesis's cells: exact multipliers, transfer sets from non-AT sources. "
           + (f"Test images per row: {', '.join(map(str, n))}." if n else "No evaluation rows yet.") + "\n"]
+    zoo = [m.name for a in load_plan("zoo").accuracy for m in a.models]
+    trained = [m for m in zoo if is_complete(f"{ctx.zoo}/{m}.pt")]
+    md.append(f"The zoo: {len(trained)} of its {len(zoo)} models trained"
+              + (f" ({', '.join(trained)})" if trained else "") + "; the rest are being trained "
+              "(`experiments/zoo/train.sh`), so the verdicts below cover what those models allow.\n"
+              if len(trained) < len(zoo) else f"The zoo: all {len(zoo)} models trained.\n")
     md += claims_section(thesis, "## The thesis's conclusions under its own (transfer) attacks", measured_only=False)
     md += claims_section(beyond, "## Do they survive adaptive attacks?", measured_only=False)
     md += ["Adaptive attacks are white-box PGD computed on the victim itself, through its quantizers' "

@@ -150,7 +150,9 @@ def test_partial_pages_from_what_exists_then_complete(tiny):
     text = (Path(ctx.results) / "tiny-n20.md").read_text()
     assert "**Partial results.**" in text and "models: `resnet8_quant`" in text and "--partial`" in text
     assert "| resnet8_float | " in text and "| resnet8_quant | - |" in text
-    assert "[tiny-n20](tiny-n20.md) (partial: the zoo is still being trained)" in (Path(ctx.results) / "README.md").read_text()
+    readme = (Path(ctx.results) / "README.md").read_text()
+    assert "[tiny-n20](tiny-n20.md) (partial: the zoo is still being trained)" in readme
+    assert "The zoo: 1 of its 24 models trained (resnet8_float)" in readme
     # a second partial run finds nothing new to do but the page
     res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial", partial=True), log=lambda *a: None)
     assert res["ran"] == ["eval:tiny/r8 (partial)", "report:tiny (partial)"] and not res["failed"]
