@@ -23,14 +23,18 @@ class Decomposition:
         return self.planes == 0 and not bool(self.K.any())
 
 
+def _fits_int8(E: torch.Tensor, K: torch.Tensor) -> bool:
+    """E and K fit 0..255: the int8 GEMM path applies."""
+    return bool((E.numel() == 0 or (E.min() >= 0 and E.max() <= 255)) and K.min() >= 0 and K.max() <= 255)
+
+
 def for_nonneg(dec: Decomposition) -> Decomposition:
     """The decomposition for activations that are all >= 0 (every convolution after a ReLU): their bit 7
     is 0, so its error plane contributes nothing and is dropped (P = 8 -> 7: one plane fewer in every
     route), and the float route may fold x into 7 bit planes instead of 8 (fast.py)."""
     planes = min(dec.planes, 7)
     E = dec.E[:planes].contiguous()
-    fits = bool((E.numel() == 0 or (E.min() >= 0 and E.max() <= 255)) and dec.K.min() >= 0 and dec.K.max() <= 255)
-    return Decomposition(planes=planes, E=E, K=dec.K, int8=fits, nonneg=True)
+    return Decomposition(planes=planes, E=E, K=dec.K, int8=_fits_int8(E, dec.K), nonneg=True)
 
 
 def decompose(lut: torch.Tensor) -> Decomposition | None:
@@ -51,8 +55,7 @@ def decompose(lut: torch.Tensor) -> Decomposition | None:
     nonzero = (E != 0).any(dim=1).nonzero()
     planes = int(nonzero.max()) + 1 if nonzero.numel() else 0
     E = E[:planes].contiguous()
-    fits = bool((E.numel() == 0 or (E.min() >= 0 and E.max() <= 255)) and K.min() >= 0 and K.max() <= 255)
-    return Decomposition(planes=planes, E=E, K=K, int8=fits)
+    return Decomposition(planes=planes, E=E, K=K, int8=_fits_int8(E, K))
 
 
 _dec_cache: dict = {}
