@@ -13,6 +13,24 @@ def native_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
+def resolve_device(device: str) -> torch.device:
+    """auto: the first CUDA GPU when torch sees one, else the CPU; cpu, cuda and cuda:N are checked."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} asked for, but torch sees {torch.cuda.device_count()} GPU(s)")
+    return dev
+
+
 def hardware() -> dict:
     """The CPU (and what it allows), cores, torch's threads and version, the GPU if any."""
     hw = {"cpu": cpu_id(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),

@@ -34,7 +34,7 @@ from .accuracy import evaluate
 from .checkpoints import checkpoint_bytes
 from .compiled import Compiled
 from .data import data_files, load_cifar10, to_float
-from .machine import hardware, native_bf16
+from .machine import hardware, native_bf16, resolve_device
 from .parsing import parse_arch
 from .provenance import digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
 
@@ -65,6 +65,7 @@ class TrainConfig:
     calib_images: int = 5000             # approx models: calibration images (thesis: 5000)
     precision: str = "fp32"              # fp32 | bf16 (autocast, training steps only; CPUs with native bf16)
     route: str = "auto"                  # auto (the fastest, timed at the start) | eager | compiled | compiled-cl
+    device: str = "auto"                 # auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda[:N]
     seed: int = 42
     data_dir: str | None = None
     extra: dict = field(default_factory=dict)
@@ -99,23 +100,29 @@ class TrainConfig:
             raise ValueError(f"unknown route {c.route!r}; choose one of {', '.join(ROUTES)}")
         if c.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {c.precision!r}; choose fp32 or bf16")
-        if c.precision == "bf16" and not native_bf16():
-            raise ValueError("--precision bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one has "
-                             "neither, and emulated bf16 would be slower than fp32")
+        c.device = str(resolve_device(c.device))
+        if c.precision == "bf16":
+            if c.device.startswith("cuda"):
+                if not torch.cuda.is_bf16_supported():
+                    raise ValueError(f"--precision bf16: the GPU {torch.cuda.get_device_name(c.device)} has no bf16")
+            elif not native_bf16():
+                raise ValueError("--precision bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one has "
+                                 "neither, and emulated bf16 would be slower than fp32")
         return c
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with 4-pixel zero padding and horizontal flip, batched, on uint8 (or float) images."""
-    n = x.shape[0]
+    """Random crop with 4-pixel zero padding and horizontal flip, batched, on uint8 (or float) images.
+    The random draws come from `gen` (a CPU generator) wherever x lies: the same batches on every device."""
+    n, dev = x.shape[0], x.device
     padded = F.pad(x, (4, 4, 4, 4))
     dy = torch.randint(0, 9, (n,), generator=gen)
     dx = torch.randint(0, 9, (n,), generator=gen)
-    rows = dy[:, None] + torch.arange(32)[None, :]            # [n, 32]
-    cols = dx[:, None] + torch.arange(32)[None, :]
-    out = padded[torch.arange(n)[:, None, None, None], torch.arange(3)[None, :, None, None],
+    rows = (dy[:, None] + torch.arange(32)[None, :]).to(dev)            # [n, 32]
+    cols = (dx[:, None] + torch.arange(32)[None, :]).to(dev)
+    out = padded[torch.arange(n, device=dev)[:, None, None, None], torch.arange(3, device=dev)[None, :, None, None],
                  rows[:, None, :, None], cols[:, None, None, :]]
-    flip = (torch.rand(n, generator=gen) < 0.5)[:, None, None, None]
+    flip = (torch.rand(n, generator=gen) < 0.5)[:, None, None, None].to(dev)
     return torch.where(flip, out.flip(3), out)
 
 
@@ -157,6 +164,8 @@ def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: tor
         return "eager"
     saved = copy.deepcopy(model.state_dict())
     xb = to_float(x)
+    dev = xb.device
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     times = {}
     for route in ROUTES[1:]:
         cl = route == "compiled-cl"
@@ -165,11 +174,13 @@ def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: tor
         step = Compiled(model, route != "eager", log)
         ts = []
         for i in range(6):  # two warm-up steps (compilation), four timed
+            sync()
             t = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.precision == "bf16"):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=c.precision == "bf16"):
                 loss = F.cross_entropy(step(xr), y)
             loss.backward()
             model.zero_grad(set_to_none=True)
+            sync()
             ts.append(time.perf_counter() - t)
         times[route] = min(ts[2:])  # the least disturbed step: other load on the machine only adds time
         if route != "eager" and not step.active:  # compilation failed: eager is what ran
@@ -205,7 +216,25 @@ def train_config(config: TrainConfig) -> tuple[TrainConfig, dict, dict]:
 
 
 def _identity(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k != "data_dir"}
+    """What makes two trainings the same: not where the data lie, nor the device (recorded in the sidecar)."""
+    return {k: v for k, v in cfg.items() if k not in ("data_dir", "device")}
+
+
+def _device_name(dev: torch.device) -> str:
+    # on a GPU, fp32 convolutions run in TF32 by PyTorch's default (as on the thesis's GPU)
+    return f"cuda ({torch.cuda.get_device_name(dev)}; TF32 convolutions)" if dev.type == "cuda" else "cpu"
+
+
+def _cpu(obj):
+    """A copy of a state (dicts, lists, tensors) with every tensor on the CPU: checkpoints and resume states
+    written on a GPU load on any machine."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
 
 
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True, log=print,
@@ -240,6 +269,9 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     if c.exec_type == "approx":
         model.set_levels(0)
         calibrate(model, to_float(xtr[:c.calib_images]))
+    dev = torch.device(c.device)
+    model.to(dev)  # before the optimizer and the resumed state: momentum buffers land beside the parameters
+    xtr, ytr, xval, yval = xtr.to(dev), ytr.to(dev), xval.to(dev), yval.to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
     start, history, best, seconds, route = 0, [], None, 0.0, None
     digests = digest_inputs(inputs)
@@ -256,6 +288,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         torch.set_rng_state(st["rng"])  # FGSM-RS's random starts continue as if never interrupted
+        if dev.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"], dev)
         start, history, best, seconds, route = (st["epoch"] + 1, st["history"], st["best"], st["seconds"],
                                                 st["route"])
         log(f"resuming {out} after epoch {start}")
@@ -269,7 +303,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     step = Compiled(model, route != "eager", log)
     attack = _fgsm_rs(step, c.at_eps) if c.at_eps is not None else None
     steps = (len(xtr) + c.batch_size - 1) // c.batch_size
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.precision == "bf16")
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=c.precision == "bf16")
     for epoch in range(start, c.epochs):
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(c.seed * 1000 + epoch)  # same batches after a resume
@@ -279,7 +313,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         bar = tqdm(range(steps), desc=f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=None if progress else True)
         for s in bar:
-            idx = perm[s * c.batch_size:(s + 1) * c.batch_size]
+            idx = perm[s * c.batch_size:(s + 1) * c.batch_size].to(dev)
             xb, yb = to_float(augment(xtr[idx], gen)), ytr[idx]
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
@@ -293,30 +327,37 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            tot_loss += float(loss.detach()) * len(yb)
-            tot_ok += int((logits.argmax(1) == yb).sum())
+            # summed on the device: a float() per step would wait for the GPU every step
+            tot_loss += loss.detach() * len(yb)
+            tot_ok += (logits.argmax(1) == yb).sum()
             seen += len(yb)
-            bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_ok / seen:.3f}")
+            if bar.disable is False and (s % 20 == 0 or s == steps - 1):
+                bar.set_postfix(loss=f"{float(tot_loss) / seen:.3f}", acc=f"{int(tot_ok) / seen:.3f}")
+        tot_loss, tot_ok = float(tot_loss), int(tot_ok)
         val = evaluate(model, xval, yval, EVAL_BATCH)
         seconds += time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
                         "val_acc": val, "lr": lr_at(c, epoch, 0, steps)})
         if c.keep == "last" or best is None or val > best["val_acc"]:
-            best = {"epoch": epoch + 1, "val_acc": val, "model": copy.deepcopy(model.state_dict())}
+            best = {"epoch": epoch + 1, "val_acc": val, "model": _cpu(model.state_dict())}
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "
             f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
-        save_artifact({"config": cfg, "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                       "history": history, "best": best, "seconds": seconds, "route": route,
-                       "rng": torch.get_rng_state(), "inputs": digests},
+        save_artifact({"config": cfg, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
+                       "epoch": epoch, "history": history, "best": best, "seconds": seconds, "route": route,
+                       "rng": torch.get_rng_state(),
+                       "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                       "inputs": digests},
                       state_path, {"config": cfg, "complete": False, "epoch": epoch + 1}, inputs)
     model.load_state_dict(best["model"])
     xte, yte = load_cifar10("test", c.data_dir, limit=c.test_images)
     test_acc = evaluate(model, xte, yte, EVAL_BATCH)
+    model.to("cpu")
     meta = {"config": cfg, "arch": c.arch, "exec_type": c.exec_type, "activation": c.activation,
             "at": c.at_eps is not None, "at_eps": c.at_eps, "epochs": c.epochs, "kept_epoch": best["epoch"],
             "val_accuracy": best["val_acc"], "val_images": len(yval), "train_images": len(ytr),
             "test_accuracy": test_acc, "test_images": len(yte), "eval_batch_size": EVAL_BATCH,
-            "history": history, "wall_time_s": round(seconds, 1), "route": route, "hardware": hardware(),
+            "history": history, "wall_time_s": round(seconds, 1), "route": route, "device": _device_name(dev),
+            "precision": c.precision, "hardware": hardware(),
             "complete": True}
     save_artifact({"arch": c.arch, "exec_type": c.exec_type, "activation": c.activation, "at": c.at_eps is not None,
                    "at_eps": c.at_eps, "state_dict": model.state_dict()}, out, meta, inputs)

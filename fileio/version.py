@@ -1,6 +1,9 @@
-"""Which code made an artifact: the commit of this checkout, `-dirty` when tracked code differs from it."""
+"""Which code made an artifact: the commit of this checkout, `-dirty` when tracked code differs from it.
+A copy without git history (an exported tree on a rented GPU machine) says so through $AXX_CODE_VERSION,
+which is used only where git knows no commit."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -18,10 +21,10 @@ def code_version() -> str:
     try:
         head = _git("describe", "--always")
         if not head:
-            return "unknown"
+            return os.environ.get("AXX_CODE_VERSION") or "unknown"
         top = _git("rev-parse", "--show-toplevel")
         changed = _git("-C", top, "status", "--porcelain", "--untracked-files=no", "--", ".",
                        *(f":(exclude){p}" for p in OUTPUTS))
         return head + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("AXX_CODE_VERSION") or "unknown"

@@ -41,10 +41,15 @@ def add(sub, schemes: str) -> None:
                    help="validation images held out of the training set by a fixed split (default 5000)")
     t.add_argument("--test-images", type=int, help="final test accuracy on the first N test images (default all)")
     t.add_argument("--precision", default="fp32",
-                   help="fp32 (default) or bf16 autocast for the training steps (CPUs with native bf16 only)")
+                   help="fp32 (default) or bf16 autocast for the training steps (GPUs with bf16, CPUs with native bf16)")
     t.add_argument("--route", default="auto",
                    help="how training steps run: auto (default: the fastest here, timed at the start and recorded), "
                         "eager, compiled (torch.compile) or compiled-cl (torch.compile, channels-last)")
+    t.add_argument("--device", default="auto",
+                   help="where training runs: auto (default: a CUDA GPU when torch sees one, else the CPU), cpu, cuda "
+                        "or cuda:N; not part of the recipe (a checkpoint trained elsewhere is still up to date), "
+                        "recorded in OUT.json. On a GPU, fp32 convolutions use TF32 (PyTorch's default, as on the "
+                        "thesis's GPU)")
     add_calib_images(t, "for approx models")
     add_seed(t, default=42)
     add_data(t)
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                       schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
                       batch_size=args.batch_size, at_eps=parse_eps(args.at_eps) if args.at_eps else None,
                       init=args.init, keep=args.keep, subset=args.subset, val_images=args.val_images,
-                      test_images=args.test_images, precision=args.precision, route=args.route,
+                      test_images=args.test_images, precision=args.precision, route=args.route, device=args.device,
                       calib_images=args.calib_images, seed=args.seed, data_dir=args.data)
     train(cfg, args.out, resume=args.resume, restart=args.restart, progress=not args.quiet)
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..machine import resolve_device
+
 OBJECTIVES = ("adv", "std", "energy")
 
 
@@ -53,21 +55,6 @@ class SearchConfig:
         d.pop("device")
         d.pop("data_dir")  # the data's content is an input of the search, its folder is not
         return d
-
-
-def resolve_device(device: str):
-    import torch
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
-    return dev
 
 
 __all__ = ["OBJECTIVES", "SearchConfig", "resolve_device"]

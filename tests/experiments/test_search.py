@@ -191,3 +191,14 @@ def test_nsga2_operators_are_the_thesis_code_s():
     assert isinstance(sbx.mating.crossover, SBX)
     with pytest.raises(ValueError, match="unknown operators 'blx'"):
         SearchConfig(victim="v.pt", advset="a.pt", operators="blx").check()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
+def test_gpu_evaluation_equals_cpu(setup):
+    """The search's unit of work on the GPU (CUDA or fast engine) gives the CPU's accuracies: the integer
+    accumulators are identical, only the float dequantization's rounding may differ."""
+    d, data = setup
+    levels = [0, 5, 17, 33, 60, 2, 41]
+    cpu = GenomeEvaluator(vars(cfg(d, data, device="cpu")))(levels)
+    gpu = GenomeEvaluator(vars(cfg(d, data, device="cuda")))(levels)
+    assert abs(cpu["adv"] - gpu["adv"]) <= 1 / 40 and abs(cpu["std"] - gpu["std"]) <= 1 / 40

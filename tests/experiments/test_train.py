@@ -180,8 +180,10 @@ def test_fgsm_rs_perturbation_uses_batch_statistics():
     assert float((adv - x).abs().max()) <= 2 / 255 + 1e-6 and not torch.equal(adv, x)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no GPU on this machine"))])
 @pytest.mark.parametrize("exec_type", ["float", "quant"])
-def test_compiled_equals_eager(exec_type, monkeypatch):
+def test_compiled_equals_eager(exec_type, device, monkeypatch):
     """torch.compile changes the arithmetic's order only: the loss agrees to float tolerance, and the
     gradients differ from eager's by no more than eager float32's differ from float64's (a quant network's
     rounding makes its gradients sensitive to the last bit of any reordering)."""
@@ -189,9 +191,10 @@ def test_compiled_equals_eager(exec_type, monkeypatch):
     from experiments.compiled import Compiled
 
     monkeypatch.setenv("AXX_COMPILE", "1")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # compare the functions, not TF32's rounding
     torch.manual_seed(0)
-    model = resnet(8, exec_type).train()
-    x, y = torch.rand(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    model = resnet(8, exec_type).train().to(device)
+    x, y = torch.rand(16, 3, 32, 32, device=device), torch.randint(0, 10, (16,), device=device)
     said = []
     assert Compiled(model).active
 
@@ -293,3 +296,68 @@ def test_route_auto_is_the_fastest_timed_here_and_leaves_the_model_as_it_was(mon
     assert all(p.is_contiguous() for p in model.parameters())
     assert choose_route(model, TrainConfig(arch="resnet8", route="compiled").resolved(), x, y, said.append) == "compiled"
     assert choose_route(resnet(8, "approx"), TrainConfig(arch="resnet8").resolved(), x, y, said.append) == "eager"
+
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
+
+
+def test_device_choices_and_clear_errors():
+    from experiments.machine import resolve_device
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert TrainConfig(arch="resnet8").resolved().device == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    with pytest.raises(ValueError, match="unsupported device 'meta'"):
+        resolve_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA GPU here"):
+            TrainConfig(arch="resnet8", device="cuda").resolved()
+    else:
+        with pytest.raises(ValueError, match=r"torch sees \d GPU"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_device_is_no_part_of_the_recipe(data, tmp_path):
+    """A checkpoint trained on a GPU is up to date for the same recipe on a CPU (and the reverse); the
+    sidecar says where it ran."""
+    from experiments.train import train_config
+    _, cpu_id, _ = train_config(TrainConfig(arch="resnet8", device="cpu"))
+    _, auto_id, _ = train_config(TrainConfig(arch="resnet8", device="auto"))
+    assert cpu_id == auto_id and "device" not in cpu_id
+    cfg = TrainConfig(arch="resnet8", epochs=1, lr=0.05, subset=50, data_dir=data, device="cpu", **SMALL)
+    meta = train(cfg, tmp_path / "m.pt", **QUIET)
+    assert meta["device"] == "cpu" and meta["precision"] == "fp32"
+    said = []
+    train(TrainConfig(arch="resnet8", epochs=1, lr=0.05, subset=50, data_dir=data, **SMALL), tmp_path / "m.pt",
+          progress=False, log=said.append)
+    assert "skipped" in said[0]
+
+
+@needs_gpu
+def test_gpu_training_resumes_on_the_cpu_and_writes_cpu_tensors(data, base, tmp_path, monkeypatch):
+    """A run killed on the GPU continues on the CPU (states hold CPU tensors); the batches are the same
+    on both devices (augmentation draws from a CPU generator), so the loss curves agree closely."""
+    kw = dict(arch="resnet8", exec_type="quant", epochs=2, lr=0.05, subset=100, at_eps=2 / 255, init=base,
+              data_dir=data, **SMALL)
+    cpu = train(TrainConfig(device="cpu", **kw), tmp_path / "cpu.pt", **QUIET)
+    die_at_second_validation(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(device="cuda", **kw), tmp_path / "g.pt", **QUIET)
+    monkeypatch.undo()
+    st = torch.load(tmp_path / "g.pt.state", weights_only=True)
+    assert all(t.device.type == "cpu" for t in st["model"].values())
+    meta = train(TrainConfig(device="cpu", **kw), tmp_path / "g.pt", resume=True, **QUIET)
+    ck = torch.load(tmp_path / "g.pt", weights_only=True)["state_dict"]
+    assert all(t.device.type == "cpu" for t in ck.values()) and meta["device"] == "cpu"
+    gpu = train(TrainConfig(device="cuda", **kw), tmp_path / "g2.pt", **QUIET)
+    assert gpu["device"].startswith("cuda (")
+    for a, b in zip(cpu["history"], gpu["history"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=0.05)
+
+
+@needs_gpu
+def test_augment_is_the_same_on_every_device():
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    a = augment(x, torch.Generator().manual_seed(3))
+    b = augment(x.cuda(), torch.Generator().manual_seed(3))
+    assert b.device.type == "cuda" and torch.equal(a, b.cpu())
