@@ -31,6 +31,15 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def pace_key(device: torch.device | str) -> str:
+    """Which machine a training's epochs ran on, for the pace a projection may reuse: the GPU's name, or the
+    CPU's with torch's thread count (the same CPU with other threads runs at another pace)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu: {cpu_id()}, {torch.get_num_threads()} threads"
+
+
 def hardware() -> dict:
     """The CPU (and what it allows), cores, torch's threads and version, the GPU if any."""
     hw = {"cpu": cpu_id(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),

@@ -34,7 +34,7 @@ from .accuracy import evaluate
 from .checkpoints import checkpoint_bytes
 from .compiled import Compiled
 from .data import data_files, load_cifar10, to_float
-from .machine import hardware, native_bf16, resolve_device
+from .machine import hardware, native_bf16, pace_key, resolve_device
 from .parsing import parse_arch
 from .provenance import digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
 
@@ -274,6 +274,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     xtr, ytr, xval, yval = xtr.to(dev), ytr.to(dev), xval.to(dev), yval.to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
     start, history, best, seconds, route = 0, [], None, 0.0, None
+    here = pace_key(c.device)
+    pace = {"machine": here, "epochs": 0, "seconds": 0.0}  # this machine's epochs: what projections may reuse
     digests = digest_inputs(inputs)
     if resume and state_path.is_file():
         st = load_plain(state_path, "training state")
@@ -292,6 +294,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             torch.cuda.set_rng_state(st["cuda_rng"], dev)
         start, history, best, seconds, route = (st["epoch"] + 1, st["history"], st["best"], st["seconds"],
                                                 st["route"])
+        if isinstance(st.get("pace"), dict) and st["pace"].get("machine") == here:
+            pace = st["pace"]
+        else:  # the epochs so far ran elsewhere (or an older state does not say): its fastest route is no verdict here
+            route = None
         log(f"resuming {out} after epoch {start}")
     elif state_path.is_file():
         log(f"note: starting over; {state_path} of the interrupted run will be replaced")
@@ -335,15 +341,18 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
                 bar.set_postfix(loss=f"{float(tot_loss) / seen:.3f}", acc=f"{int(tot_ok) / seen:.3f}")
         tot_loss, tot_ok = float(tot_loss), int(tot_ok)
         val = evaluate(model, xval, yval, EVAL_BATCH)
-        seconds += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        seconds += took
+        pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took}
         history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
-                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps)})
+                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "device": dev.type})
         if c.keep == "last" or best is None or val > best["val_acc"]:
             best = {"epoch": epoch + 1, "val_acc": val, "model": _cpu(model.state_dict())}
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "
             f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
         save_artifact({"config": cfg, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
                        "epoch": epoch, "history": history, "best": best, "seconds": seconds, "route": route,
+                       "pace": pace,
                        "rng": torch.get_rng_state(),
                        "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                        "inputs": digests},

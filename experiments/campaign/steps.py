@@ -121,14 +121,19 @@ class TrainStep(Step):
         return left * per_epoch + TEST_IMAGES / rates.eval(self.model.arch, self.model.params)
 
     def _own_rate(self, ctx: Context) -> float | None:
-        """Seconds per epoch of the interrupted run in OUT.state, if one is there."""
+        """Seconds per epoch of the interrupted run in OUT.state, if one is there and its epochs ran on the
+        machine that would continue it (a state trained on a GPU says nothing of a CPU's pace)."""
         from emulator.safe_load import load_plain
+
+        from ..machine import pace_key
         p = Path(self.output(ctx) + ".state")
         if not p.is_file():
             return None
         try:
-            st = load_plain(p, "training state")
-            return float(st["seconds"]) / (int(st["epoch"]) + 1)
+            pace = load_plain(p, "training state")["pace"]
+            if pace["machine"] != pace_key(self.config(ctx).resolved().device):
+                return None
+            return float(pace["seconds"]) / int(pace["epochs"])
         except (ValueError, KeyError, TypeError, ZeroDivisionError):
             return None
 

@@ -299,3 +299,23 @@ def test_adaptive_table_sets_each_victim_beside_its_strongest_transfer_attack():
     assert "| resnet8_quant | quant | 85.0 | 18.0 (FGSM from resnet8_float, 10,000 images) | 1.0 | 5.0 | 0.0 |" in text
     assert "first 1,000 test images" in text
     assert "No victim of this family" in "\n".join(adaptive_section(AdaptiveSpec("resnet32"), own, transfer))
+
+
+def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny):
+    """A state trained elsewhere (a GPU) says nothing of this machine's pace: the dry run projects the rest
+    from the timed rates; a state from here projects from its own epochs."""
+    import torch
+
+    from experiments.machine import pace_key
+    d, data = tiny
+    ctx = ctx_for(d, data, "pace")
+    step = derive_steps([load_plan(d / "tiny.toml")], ctx)["train:resnet8_float"]
+    zoo = Path(ctx.zoo)
+    zoo.mkdir(parents=True)
+    timed = step.estimate_s(ctx, FakeRates())
+    (zoo / "resnet8_float.pt.state.json").write_text('{"epoch": 0, "complete": false, "config": {"epochs": 1}}')
+    for machine, want in (("cuda: NVIDIA H200", timed), (pace_key("cpu"), 7.0)):
+        torch.save({"seconds": 7.0, "epoch": 0, "pace": {"machine": machine, "epochs": 1, "seconds": 7.0}},
+                   zoo / "resnet8_float.pt.state")
+        assert step.estimate_s(ctx, FakeRates()) == pytest.approx(want)  # 1 epoch left
+    assert timed != pytest.approx(7.0)

@@ -79,6 +79,9 @@ def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "b.pt", progress=False, log=lambda *a: None)
     assert (tmp_path / "b.pt.state").is_file() and not (tmp_path / "b.pt").exists()
+    from experiments.machine import pace_key
+    pace = torch.load(tmp_path / "b.pt.state", weights_only=True)["pace"]
+    assert pace["machine"] == pace_key("cpu") and pace["epochs"] == 1 and pace["seconds"] > 0
     monkeypatch.undo()
     resumed = train(cfg, tmp_path / "b.pt", resume=True, progress=False, log=lambda *a: None)
     assert resumed["history"] == full["history"]
