@@ -8,11 +8,14 @@ not saved in state_dict.
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .engines import choose
+from .engines.tensor_cache import owner, still_owned, tensor_key
 from .lut import LutSet, check_level, load_scheme
 from .quant import fake_quant, pact_relu, to_int8
 
@@ -119,12 +122,12 @@ class AxConv2d(nn.Conv2d):
         return self.luts
 
     def _int_weights(self):
-        key = ("w", self.weight._version, self.weight.data_ptr(), self.weight.device)
+        key = tensor_key(self.weight)
         hit = self._cache.get("w")
-        if hit is None or hit[0] != key:
+        if hit is None or hit[0] != key or not still_owned(hit[3], self.weight):  # a new Parameter may reuse the memory
             w = self.weight.detach()
             wi, sw = to_int8(w, w.abs().max())
-            self._cache = {"w": (key, wi, sw)}  # new weights invalidate every prepared plane
+            self._cache = {"w": (key, wi, sw, weakref.ref(owner(self.weight)))}  # new weights: new planes
             return wi, sw
         return hit[1], hit[2]
 

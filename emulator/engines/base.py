@@ -17,6 +17,7 @@ import torch
 
 from ..lut import check_table
 from ..quant import to_int8
+from .tensor_cache import TensorCache
 
 
 def _pair(v) -> tuple[int, int]:
@@ -54,7 +55,7 @@ def check_inputs(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride, pa
     return x, w, check_table(lut), s, p, (oh, ow)
 
 
-_lut32_cache: dict = {}
+_lut32_cache = TensorCache(64)
 
 
 def lut32(lut: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -63,13 +64,7 @@ def lut32(lut: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor
     device = torch.device(device)
     if lut.dtype == torch.int32 and lut.device == device:
         return lut.contiguous()
-    key = (lut.data_ptr(), lut.dtype, lut._version, str(device))
-    t = _lut32_cache.get(key)
-    if t is None:
-        if len(_lut32_cache) > 64:
-            _lut32_cache.clear()
-        t = _lut32_cache[key] = lut.to(device=device, dtype=torch.int32).contiguous()
-    return t
+    return _lut32_cache.get(lut, lambda t: t.to(device=device, dtype=torch.int32).contiguous(), str(device))
 
 
 class Engine:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .tensor_cache import TensorCache
+
 _V = torch.arange(256, dtype=torch.int64)
 _V = torch.where(_V >= 128, _V - 256, _V)  # signed value of each byte pattern
 
@@ -58,13 +60,8 @@ def decompose(lut: torch.Tensor) -> Decomposition | None:
     return Decomposition(planes=planes, E=E, K=K, int8=_fits_int8(E, K))
 
 
-_dec_cache: dict = {}
+_dec_cache = TensorCache(512)
 
 
 def decomposition_for(lut: torch.Tensor) -> Decomposition | None:
-    key = (lut.data_ptr(), lut.dtype, lut.device, lut._version)
-    if key not in _dec_cache:
-        if len(_dec_cache) > 512:
-            _dec_cache.clear()
-        _dec_cache[key] = decompose(lut)
-    return _dec_cache[key]
+    return _dec_cache.get(lut, decompose)

@@ -328,3 +328,38 @@ def test_float_route_in_chunks_of_images(marlin, monkeypatch):
         for xx in (x, x.clamp(min=0)):
             ref = get_engine("reference").conv(xx, w, marlin.table(level), 2, 1)
             assert torch.equal(fast.conv(xx, w, marlin.table(level), 2, 1, route="float"), ref)
+
+
+def test_engines_never_reuse_a_freed_table_s_cached_values():
+    """Tables made and dropped one after another (a designer's edited schemes, a search's levels) reuse the
+    same memory; the engines' caches (int32 copy, decomposition) must follow the content, not the address.
+    Keyed by the address, the C engine computed level 1 with level 0's products."""
+    g = torch.Generator().manual_seed(7)
+    x = torch.randint(-128, 128, (2, 4, 6, 6), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (3, 4, 3, 3), dtype=torch.int8, generator=g)
+    scheme = load_scheme("marlin")
+    for level in (0, 1, 50, 0, 128, 255):
+        lut = scheme.table(level).clone()  # freed at the next iteration: its successor lands at its address
+        want = get_engine("reference").conv(x, w, lut, 1, 1)
+        for name in ("c", "fast"):
+            assert torch.equal(get_engine(name).conv(x, w, lut, 1, 1), want), (name, level)
+        del lut
+
+
+def test_tensor_cache_follows_content_owner_and_writes():
+    from emulator.engines.tensor_cache import TensorCache
+    made = []
+    cache = TensorCache(8)
+    make = lambda t: made.append(1) or t.sum().item()  # noqa: E731
+    base = torch.arange(12.0).reshape(3, 4)
+    assert cache.get(base[1], make) == 22.0 and cache.get(base[1], make) == 22.0 and len(made) == 1  # views: a hit
+    base[1, 0] = 100.0  # an in-place write bumps the shared version
+    assert cache.get(base[1], make) == 118.0 and len(made) == 2
+    a = torch.zeros(1000)
+    assert cache.get(a, make) == 0.0
+    ptr = a.data_ptr()
+    del a
+    b = torch.ones(1000)
+    if b.data_ptr() == ptr and b._version == 0:  # the allocator reused the memory: the old entry must not match
+        assert cache.get(b, make) == 1000.0
+    assert cache.get(b, make) == 1000.0
