@@ -7,14 +7,13 @@ gather takes minutes), c and fast; then ResNet-32 throughput (images/s) per exec
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from fileio import atomic_write_text, code_version
+from fileio import atomic_write_text, code_version, cpu_id
 
 STAGES = [(16, 32), (32, 16), (64, 8)]  # (channels, feature size) of ResNet stages 1..3
 
@@ -153,7 +152,7 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     offered = (["AVX-512 VNNI kernel"] if fast.vnni_available() else []) + ["im2col + torch._int_mm"] \
         + (["float32 convolution"] if fast.float_route_ok() else [])
     log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}; fast on the CPU: the fastest per layer shape of "
+        f"{cpu_id()}; fast on the CPU: the fastest per layer shape of "
         f"{', '.join(offered)}")
     log("per-layer times as a ratio to exact float32 conv2d measured in the same run (medians):")
     layers = bench_layers(levels, batch, ref_batch, repeats, log)
@@ -166,7 +165,7 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     log(f"fast engine's CPU routes chosen: {route}")
     result = {"config": {"levels": list(levels), "batch": batch, "reference_batch": ref_batch, "repeats": repeats,
                          "torch": torch.__version__, "threads": torch.get_num_threads(),
-                         "cpu": platform.processor() or platform.machine(), "cuda": torch.cuda.is_available(),
+                         "cpu": cpu_id(), "cuda": torch.cuda.is_available(),
                          "fast_cpu_route": route},
               "code_version": code_version(), "layers": layers, "resnet": net, "throughput": thr}
     if out:

@@ -14,7 +14,6 @@ only removes duplicates).
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import time
 
@@ -23,7 +22,7 @@ from tqdm import tqdm
 
 from emulator import calibrate, get_levels, resnet
 from emulator.configure import approx_convs
-from fileio import atomic_write_text, code_version
+from fileio import atomic_write_text, code_version, cpu_id
 
 from ..checkpoints import load_model
 from ..data import DataError, load_cifar10, to_float
@@ -82,7 +81,7 @@ def bench_device(device: torch.device, depth: int, images: int, evals: int, axx_
     n_eval = THESIS["pop"] * THESIS["gens"]
     projected = n_eval * (THESIS["clean"] + THESIS["adv"]) * per_image
     row = {"device": str(device), "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                                                  else f"{platform.processor() or platform.machine()}, "
+                                                  else f"{cpu_id()}, "
                                                        f"{torch.get_num_threads()} threads"),
            "depth": depth, "images_per_set": images, "evaluations": evals, "axx_levels": axx_levels,
            "batch": batch, "weights": ckpt or "random (calibrated)", "images": src,
