@@ -7,7 +7,7 @@ SCHEME  ?= marlin
 SIM     ?= verilator
 PYTEST_ARGS ?=
 
-.PHONY: venv luts cost assess bench-cost test test-all demo demo-search reproduce results reproduce-quick bench bench-search bench-train bench-sweep lint-rtl hdl clean
+.PHONY: venv luts cost assess bench-cost test test-all demo demo-search reproduce results reproduce-quick bench bench-search bench-train bench-precision bench-sweep lint-rtl hdl clean
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml scripts/setup_venv.sh
@@ -69,6 +69,10 @@ bench-search: venv
 ## Training steps per second (ResNet-8/20/32/56 x float/quant x eager/compiled...), projected zoo training time
 bench-train: venv
 	mkdir -p build && $(BIN)/axx bench-train --json build/bench_train.json
+
+## bf16 vs fp32 training: ResNet-8 and ResNet-20, 16 epochs, 3 seeds each (a GPU or a CPU with native bf16); PRECISION_ARGS adds options
+bench-precision: venv
+	$(BIN)/axx bench-precision $(PRECISION_ARGS)
 
 ## Time the exhaustive sweep + verification on both simulators
 bench-sweep: venv
