@@ -26,5 +26,11 @@ def add_out(p: argparse.ArgumentParser, what: str, required: bool = True) -> Non
     p.add_argument("--out", required=required, help=what)
 
 
+def add_device(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--device", default="auto",
+                   help=f"where it computes: auto (default: a CUDA GPU when torch sees one, else the CPU), cpu, cuda or "
+                        f"cuda:N; {what}")
+
+
 def add_json(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", help=f"write {what} to this JSON file")

@@ -81,14 +81,16 @@ def attack_config(source: str | Path, exec_type: str, attack: str, eps=None, alp
 def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path, eps=None, alpha=None, steps=None,
                n: int | None = None, data_dir: str | None = None, adaptive: bool = False, levels=0,
                batch_size: int = 100, seed: int = 0, calib_images: int = 5000, progress: bool = True,
-               log=print) -> dict:
+               log=print, device: str = "auto") -> dict:
+    """Make (or skip, when up to date) an adversarial set. `device` (auto: a CUDA GPU when torch sees one) is
+    where the attack runs, no part of the set's identity: the set is saved on the CPU."""
     prov, inputs, (x, y) = attack_config(source, exec_type, attack, eps, alpha, steps, n, data_dir, adaptive, levels,
                                          batch_size, seed, calib_images)
     params = {k: prov[k] for k in ("eps", "alpha", "steps")}
     if up_to_date(out, prov, inputs, log):
         return read_sidecar(out)
     torch.manual_seed(seed)
-    model = prepare_model(source, exec_type, levels, data_dir, calib_images)
+    model = prepare_model(source, exec_type, levels, data_dir, calib_images, device)
     adv = generate(model, to_float(x), y, attack, batch_size=batch_size, progress=progress, **params)
     metrics = {"source_std_acc": evaluate(model, x, y, batch_size), "source_adv_acc": evaluate(model, adv, y, batch_size),
                "max_perturbation": float((adv - to_float(x)).abs().max())}

@@ -12,6 +12,7 @@ from emulator.resnet import checkpoint_activation
 from emulator.safe_load import load_plain
 
 from .data import load_cifar10, to_float
+from .machine import resolve_device
 from .parsing import parse_arch
 
 
@@ -50,16 +51,17 @@ def ckpt_meta(ckpt: str | Path) -> dict:
 
 
 def prepare_model(ckpt: str | Path, exec_type: str, levels=0, data_dir: str | None = None,
-                  calib_images: int = 5000) -> torch.nn.Module:
-    """A checkpoint in an execution type; approx models whose checkpoint carries no calibration
-    (float/quant parameters) are calibrated on the first `calib_images` training images."""
+                  calib_images: int = 5000, device: str = "cpu") -> torch.nn.Module:
+    """A checkpoint in an execution type on `device` (auto: a CUDA GPU when torch sees one); approx models whose
+    checkpoint carries no calibration (float/quant parameters) are calibrated first, on the CPU, on the first
+    `calib_images` training images."""
     model = load_model(ckpt, exec_type)
     if model.exec_type == "approx" and any(float(c.act_amax) <= 0 for c in approx_convs(model)):
         xc, _ = load_cifar10("train", data_dir, limit=calib_images)
         calibrate(model, to_float(xc))
     model.set_levels(levels)
     model.eval()
-    return model
+    return model.to(resolve_device(device))
 
 
 __all__ = ["checkpoint_bytes", "ckpt_meta", "load_model", "prepare_model", "read_checkpoint"]

@@ -18,8 +18,9 @@ from .scenarios import scenario
 
 
 def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data_dir: str | None = None,
-             batch_size: int = 100, calib_images: int = 5000, log=print) -> list[dict]:
-    """Standard and adversarial accuracy of every victim x execution type x adversarial set."""
+             batch_size: int = 100, calib_images: int = 5000, log=print, device: str = "auto") -> list[dict]:
+    """Standard and adversarial accuracy of every victim x execution type x adversarial set, on `device`
+    (auto: a CUDA GPU when torch sees one; no part of the results' identity)."""
     metas = {v: ckpt_meta(v) for v in victims}  # a missing or foreign checkpoint fails before any data is read
     sets = []
     for path in advsets:
@@ -35,7 +36,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
     for v in victims:
         meta = metas[v]
         for et in exec_types:
-            model = prepare_model(v, et, levels, data_dir, calib_images)
+            model = prepare_model(v, et, levels, data_dir, calib_images, device)
             for path, adv, labels, prov in sets:
                 n = len(labels)
                 adaptive = bool(prov.get("adaptive"))
@@ -68,13 +69,14 @@ def eval_config(victims: list, exec_types: list[str], advsets: list, levels=0, d
 
 
 def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
-                data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print) -> list[dict]:
+                data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print,
+                device: str = "auto") -> list[dict]:
     """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
     cfg, inputs = eval_config(victims, exec_types, advsets, levels, data_dir, batch_size, calib_images)
     if up_to_date(out, cfg, inputs, log):
         return read_rows(out)
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
-                    calib_images=calib_images, log=log)
+                    calib_images=calib_images, log=log, device=device)
     write_rows(rows, out)
     write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True}, inputs)
     return rows

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_calib_images, add_data, add_out, add_quiet, add_seed
+from ..options import add_calib_images, add_data, add_device, add_out, add_quiet, add_seed
 
 
 def add(sub, schemes: str) -> None:
@@ -26,6 +26,7 @@ def add(sub, schemes: str) -> None:
                    help="images per attack batch (default 100, the thesis's; quant attackers use per-batch scales)")
     add_calib_images(a, "if an approx model needs them")
     add_seed(a, " (random starts)")
+    add_device(a, "no part of the set's identity (a set made on a GPU is up to date for a CPU)")
     add_data(a)
     add_quiet(a)
     add_out(a, "adversarial set to write (.pt; OUT.json: its sidecar)")
@@ -46,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
     run_attack(source, args.exec, args.attack, args.out, eps=parse_eps(args.eps) if args.eps else None,
                alpha=parse_eps(args.alpha) if args.alpha else None, steps=args.steps, n=args.n, data_dir=args.data,
                adaptive=args.adaptive, levels=parse_levels(args.levels), batch_size=args.batch_size, seed=args.seed,
-               calib_images=args.calib_images, progress=not args.quiet)
+               calib_images=args.calib_images, progress=not args.quiet, device=args.device)
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_data, add_quiet
+from ..options import add_data, add_device, add_quiet
 
 
 def add(sub, schemes: str) -> None:
@@ -23,7 +23,7 @@ def add(sub, schemes: str) -> None:
     b.add_argument("--epochs", type=int, default=16, help="epochs of the short schedule (default 16)")
     b.add_argument("--subset", type=int, help="train on the first N images of the training split only")
     b.add_argument("--test-images", type=int, help="test accuracy on the first N test images (default all)")
-    b.add_argument("--device", default="auto", help="auto (a CUDA GPU when torch sees one), cpu, cuda or cuda:N")
+    add_device(b, "the trainings' (recorded in each sidecar)")
     b.add_argument("--jobs", type=int, default=1, help="trainings side by side (default 1; on a GPU they share it)")
     b.add_argument("--out", default="artifacts/precision", help="folder of the checkpoints and tables "
                                                                "(default artifacts/precision)")

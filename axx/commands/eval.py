@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_calib_images, add_data, add_out
+from ..options import add_calib_images, add_data, add_device, add_out
 
 
 def add(sub, schemes: str) -> None:
@@ -20,6 +20,7 @@ def add(sub, schemes: str) -> None:
                    help="evaluation batch size (default 100, the thesis's; quant models use per-batch scales: it is "
                         "recorded)")
     add_calib_images(e, "for approx victims")
+    add_device(e, "no part of the results' identity")
     add_data(e)
     add_out(e, "results CSV")
     e.set_defaults(func=run)
@@ -31,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
 
     rows = eval_to_csv(args.victims, [e.strip() for e in args.exec.split(",")], args.advsets, args.out,
                        levels=parse_levels(args.levels), data_dir=args.data, batch_size=args.batch_size,
-                       calib_images=args.calib_images)
+                       calib_images=args.calib_images, device=args.device)
     print(f"{args.out}: {len(rows)} rows")
     return 0

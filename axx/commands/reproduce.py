@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_data, add_quiet
+from ..options import add_data, add_device, add_quiet
 
 
 def add(sub, schemes: str) -> None:
@@ -38,6 +38,7 @@ def add(sub, schemes: str) -> None:
     r.add_argument("--results", default="experiments/results",
                    help="results pages, CSVs and figures (default experiments/results)")
     r.add_argument("--n-images", type=int, help="use the first N test images (default: the plan's, else all 10,000)")
+    add_device(r, "trainings, attacks, evaluations and searches run there; no part of any step's identity")
     add_data(r)
     add_quiet(r)
     r.set_defaults(func=run)
@@ -59,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     plans = [p if not p.endswith(".toml") else absol(p) for p in args.plans]
     ctx = Context(zoo=rel(args.zoo), work=rel(args.work), results=rel(args.results), data_dir=absol(args.data),
                   n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet,
-                  partial=args.partial)
+                  partial=args.partial, device=args.device)
     res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask)
     return 1 if not args.dry_run and (res["failed"] or res["blocked"]) else 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_calib_images, add_data, add_out, add_quiet, add_seed
+from ..options import add_calib_images, add_data, add_device, add_out, add_quiet, add_seed
 
 
 def add(sub, schemes: str) -> None:
@@ -35,9 +35,8 @@ def add(sub, schemes: str) -> None:
                         "proxy (`axx cost`) otherwise")
     add_seed(s, default=1)
     add_calib_images(s, "if the victim needs them")
-    s.add_argument("--device", default="auto",
-                   help="where genomes are evaluated: auto (a CUDA GPU when torch sees one, else cpu), cpu, cuda, "
-                        "cuda:N; results are bit-identical everywhere, so a search resumes on another device")
+    add_device(s, "genomes are evaluated there; results are bit-identical everywhere, so a search resumes on "
+                  "another device")
     add_data(s)
     g = s.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue the interrupted search saved in OUT/state.json")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_calib_images, add_data, add_out, add_quiet, add_seed
+from ..options import add_calib_images, add_data, add_device, add_out, add_quiet, add_seed
 
 
 def add(sub, schemes: str) -> None:
@@ -45,11 +45,8 @@ def add(sub, schemes: str) -> None:
     t.add_argument("--route", default="auto",
                    help="how training steps run: auto (default: the fastest here, timed at the start and recorded), "
                         "eager, compiled (torch.compile) or compiled-cl (torch.compile, channels-last)")
-    t.add_argument("--device", default="auto",
-                   help="where training runs: auto (default: a CUDA GPU when torch sees one, else the CPU), cpu, cuda "
-                        "or cuda:N; not part of the recipe (a checkpoint trained elsewhere is still up to date), "
-                        "recorded in OUT.json. On a GPU, fp32 convolutions use TF32 (PyTorch's default, as on the "
-                        "thesis's GPU)")
+    add_device(t, "not part of the recipe (a checkpoint trained elsewhere is still up to date), recorded in OUT.json; "
+                  "on a GPU, fp32 convolutions use TF32 (PyTorch's default, as on the thesis's GPU)")
     add_calib_images(t, "for approx models")
     add_seed(t, default=42)
     add_data(t)

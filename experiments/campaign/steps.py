@@ -28,6 +28,7 @@ class Context:
     restart: bool = False
     progress: bool = True
     partial: bool = False                   # --partial: evaluate and report what the trained models allow now
+    device: str = "auto"                    # where steps compute (auto: a CUDA GPU when torch sees one); no identity
 
     def model(self, m: ModelName) -> str:
         return f"{self.zoo}/{m.name}.pt"
@@ -81,7 +82,7 @@ class TrainStep(Step):
         init = self.model.init
         return TrainConfig(arch=self.model.arch, exec_type=self.model.params, init=ctx.model(init) if init else None,
                            at_eps=parse_eps(AT_EPS) if self.model.at else None, data_dir=ctx.data_dir,
-                           **self.overrides)
+                           **{"device": ctx.device, **self.overrides})
 
     def output(self, ctx: Context) -> str:
         return ctx.model(self.model)
@@ -182,7 +183,7 @@ class AttackStep(Step):
 
     def run(self, ctx: Context, log=print) -> None:
         from ..attacks import run_attack
-        run_attack(out=self.output(ctx), progress=ctx.progress, log=log, **self.kwargs(ctx))
+        run_attack(out=self.output(ctx), progress=ctx.progress, log=log, device=ctx.device, **self.kwargs(ctx))
 
 
 @dataclass
@@ -219,7 +220,8 @@ class EvalStep(Step):
     def run(self, ctx: Context, log=print) -> None:
         from ..evaluation import eval_to_csv
         victims, execs, sets = self.args(ctx)
-        eval_to_csv(victims, execs, sets, self.output(ctx), levels=self.levels, data_dir=ctx.data_dir, log=log)
+        eval_to_csv(victims, execs, sets, self.output(ctx), levels=self.levels, data_dir=ctx.data_dir, log=log,
+                    device=ctx.device)
         drop_partial(self.partial_output(ctx))  # the complete table supersedes it
 
     def partial_output(self, ctx: Context) -> str:
@@ -239,7 +241,7 @@ class EvalStep(Step):
             drop_partial(self.partial_output(ctx))
             return None
         eval_to_csv(victims, list(self.exec), sets, self.partial_output(ctx), levels=self.levels,
-                    data_dir=ctx.data_dir, log=log)
+                    data_dir=ctx.data_dir, log=log, device=ctx.device)
         return self.partial_output(ctx)
 
 
@@ -257,6 +259,7 @@ class SearchStep(Step):
         from ..search import SearchConfig
         s = dict(self.settings)
         s["objectives"] = tuple(s.get("objectives", ("adv", "std")))
+        s.setdefault("device", ctx.device)
         return SearchConfig(victim=ctx.model(self.victim), advset=ctx.advset(self.set_id), data_dir=ctx.data_dir, **s)
 
     def output(self, ctx: Context) -> str:

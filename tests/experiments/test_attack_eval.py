@@ -123,3 +123,23 @@ def test_advset_of_another_dataset_refused(trained, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     with pytest.raises(ValueError, match=r"not a readable adversarial set \(not a torch file\)"):
         load_advset(tmp_path / "junk.pt")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
+@pytest.mark.parametrize("exec_type", ["float", "quant", "approx"])
+def test_gpu_attack_and_evaluation_equal_the_cpu_s(trained, tmp_path, exec_type):
+    """Sets and evaluations made on a GPU are the CPU's, but for the rare pixel whose gradient's sign a reordered
+    float sum flips, and the rare image whose logits it swaps."""
+    d, data = trained
+    src = d / ("f.pt" if exec_type == "float" else "q.pt")
+    sets = {}
+    for dev in ("cpu", "cuda"):
+        run_attack(src, exec_type, "fgsm", tmp_path / f"{dev}.pt", n=100, data_dir=data, calib_images=50, progress=False,
+                   log=lambda *a: None, device=dev)
+        sets[dev], labels, _ = load_advset(tmp_path / f"{dev}.pt")
+        assert sets[dev].device.type == "cpu"
+    assert float((sets["cpu"] == sets["cuda"]).float().mean()) >= 0.99
+    rows = {dev: run_eval([src], [exec_type], [tmp_path / "cpu.pt"], data_dir=data, calib_images=50,
+                          log=lambda *a: None, device=dev)[0] for dev in ("cpu", "cuda")}
+    for k in ("std_acc", "adv_acc"):
+        assert abs(rows["cpu"][k] - rows["cuda"][k]) <= 0.02
