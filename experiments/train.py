@@ -345,7 +345,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         seconds += took
         pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took}
         history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
-                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "device": dev.type})
+                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "machine": here})
         if c.keep == "last" or best is None or val > best["val_acc"]:
             best = {"epoch": epoch + 1, "val_acc": val, "model": _cpu(model.state_dict())}
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "

@@ -46,6 +46,14 @@ def _hours(meta: dict) -> str:
 
 
 def _machine(meta: dict) -> str:
+    """Where the model trained: the machine of its last epoch, or each machine's share of its epochs when a
+    training moved (a GPU's states continued on a CPU)."""
+    shares: dict = {}
+    for h in meta.get("history") or []:
+        if h.get("machine"):
+            shares[h["machine"]] = shares.get(h["machine"], 0) + 1
+    if len(shares) > 1:
+        return "; ".join(f"{n} epochs on {m.replace('cuda: ', '').replace('cpu: ', '')}" for m, n in shares.items())
     hw = meta.get("hardware") or {}
     return f"{hw['cpu']}, {hw.get('cores', '?')} cores" + (f", {hw['gpu']}" if hw.get("gpu") else "") if hw else "-"
 

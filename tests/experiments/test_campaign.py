@@ -319,3 +319,12 @@ def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny
                    zoo / "resnet8_float.pt.state")
         assert step.estimate_s(ctx, FakeRates()) == pytest.approx(want)  # 1 epoch left
     assert timed != pytest.approx(7.0)
+
+
+def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
+    from experiments.campaign.results_page import _machine
+    hw = {"cpu": "AMD EPYC", "cores": 2}
+    moved = {"hardware": hw, "history": [{"machine": "cuda: NVIDIA H200"}] * 46 + [{"machine": "cpu: AMD EPYC, 2 threads"}] * 82}
+    assert _machine(moved) == "46 epochs on NVIDIA H200; 82 epochs on AMD EPYC, 2 threads"
+    assert _machine({"hardware": hw, "history": [{"machine": "cpu: AMD EPYC, 2 threads"}] * 3}) == "AMD EPYC, 2 cores"
+    assert _machine({"hardware": hw, "history": [{"epoch": 1}]}) == "AMD EPYC, 2 cores"  # older sidecars

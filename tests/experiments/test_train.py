@@ -352,6 +352,7 @@ def test_gpu_training_resumes_on_the_cpu_and_writes_cpu_tensors(data, base, tmp_
     meta = train(TrainConfig(device="cpu", **kw), tmp_path / "g.pt", resume=True, **QUIET)
     ck = torch.load(tmp_path / "g.pt", weights_only=True)["state_dict"]
     assert all(t.device.type == "cpu" for t in ck.values()) and meta["device"] == "cpu"
+    assert [h["machine"].split(":")[0] for h in meta["history"]] == ["cuda", "cpu"]  # each epoch's machine
     gpu = train(TrainConfig(device="cuda", **kw), tmp_path / "g2.pt", **QUIET)
     assert gpu["device"].startswith("cuda (")
     for a, b in zip(cpu["history"], gpu["history"]):
