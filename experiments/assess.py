@@ -98,9 +98,10 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str | list[int] | None = None,
            n_images: int | None = 1000, adaptive_images: int | None = 200, eps: str = "8/255",
            data_dir: str | None = None, calib_images: int = 5000, lut_root: Path | None = None,
-           progress: bool = True, log=print) -> Path:
+           progress: bool = True, log=print, device: str = "auto") -> Path:
     """Assess `scheme` on `victim` (any of our checkpoints, run as approx at each level) under PGD from
-    `source` (the matching float model); writes OUT/assess.csv (+ .json) and figures; resumable."""
+    `source` (the matching float model); writes OUT/assess.csv (+ .json) and figures; resumable. `device` (auto:
+    a CUDA GPU when torch sees one) is where it computes, no part of the assessment's identity."""
     from tqdm import tqdm
 
     from emulator.configure import set_scheme
@@ -117,7 +118,7 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
     out.mkdir(parents=True, exist_ok=True)
     e = parse_eps(eps)
     transfer = run_attack(source, "float", "pgd", out / "pgd_transfer.pt", eps=e, n=n_images, data_dir=data_dir,
-                          progress=progress, log=log)
+                          progress=progress, log=log, device=device)
     from .advsets import load_advset
     adv, labels, _ = load_advset(out / "pgd_transfer.pt")
     x, y = load_cifar10("test", data_dir, limit=len(labels))
@@ -133,7 +134,7 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
     todo = [lv for lv in chosen if lv not in done]
     if done and todo:
         log(f"resuming {csv_path}: {len(done & set(chosen))} of {len(chosen)} levels done")
-    model = prepare_model(victim, "approx", 0, data_dir, calib_images)
+    model = prepare_model(victim, "approx", 0, data_dir, calib_images, device)
     set_scheme(model, scheme)
     marlin = power_per_level() if scheme == "marlin" else None
     na = min(adaptive_images or len(labels), len(labels))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..options import add_calib_images, add_data, add_quiet
+from ..options import add_calib_images, add_data, add_device, add_quiet
 
 ZOO = Path(__file__).resolve().parents[2] / "experiments" / "zoo"
 
@@ -36,6 +36,7 @@ def add(sub, schemes: str) -> None:
     a.add_argument("--out", default="artifacts/assess", help="output folder (default artifacts/assess; each scheme "
                                                              "in OUT/<scheme>/)")
     add_calib_images(a, "for the victim's static activation scales")
+    add_device(a, "no part of the assessment's identity (a killed run may continue on another device)")
     add_data(a)
     add_quiet(a)
     a.set_defaults(func=run)
@@ -51,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
     get_scheme(args.scheme)
     if args.compare:
         schemes = [s.strip() for s in args.compare.split(",") if s.strip()]
-        from lut_build.schemes import get_scheme
         for s in schemes:
             get_scheme(s)
         print(f"wrote {compare(schemes, args.out)}")
@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
     if args.n_images < 0 or args.adaptive_images < 0:
         raise ValueError("--n-images and --adaptive-images must be >= 0")
     assess(args.scheme, victim, source, Path(args.out) / args.scheme, args.levels, args.n_images or None,
-           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet)
+           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet, device=args.device)
     return 0
