@@ -146,9 +146,12 @@ class _Dask:
         self.client.close()
 
 
-def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print) -> dict:
+def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
+            everything: dict[str, Step] | None = None) -> dict:
     """Run every step that is not done once its dependencies are; a failed step stops only what
-    depends on it. Returns {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
+    depends on it. `everything`: all the plans' steps, when `steps` is a --only selection (its dependencies
+    outside the selection must be done). Returns {'done': [...], 'ran': [...], 'failed': {id: error},
+    'blocked': [...]}."""
     status = {sid: s.status(ctx) for sid, s in steps.items()}
     damaged = [sid for sid, st in status.items() if st.state == "damaged"]
     if damaged and not ctx.restart:
@@ -160,8 +163,10 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     done = {sid for sid, st in status.items() if st.state == "done"}
     outside = {d for s in steps.values() for d in s.deps if d not in steps}
     # dependencies outside a --only selection must be done already
+    known = everything or {}
+    outside_status = {d: known[d].status(ctx) if d in known else Status("todo") for d in outside}
     for sid, s in steps.items():
-        missing = [d for d in s.deps if d in outside and status.get(d, Status("todo")).state != "done"]
+        missing = [d for d in s.deps if d in outside and outside_status[d].state != "done"]
         if missing and sid not in done:
             st = s.status(ctx)
             if st.state == "waiting":
@@ -274,10 +279,11 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
                              "apart, or give --n-images")
         ctx.n_images = sizes.pop()
     os.chdir(REPO)
-    steps = select(derive_steps(loaded, ctx), only)
+    everything = derive_steps(loaded, ctx)
+    steps = select(everything, only)
     if dry:
         return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log)
-    res = run_partial(steps, ctx, jobs, dask, log) if ctx.partial else execute(steps, ctx, jobs, dask, log)
+    res = run_partial(steps, ctx, jobs, dask, log) if ctx.partial else execute(steps, ctx, jobs, dask, log, everything)
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
             + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()))

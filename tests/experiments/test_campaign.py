@@ -328,3 +328,18 @@ def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
     assert _machine(moved) == "46 epochs on NVIDIA H200; 82 epochs on AMD EPYC, 2 threads"
     assert _machine({"hardware": hw, "history": [{"machine": "cpu: AMD EPYC, 2 threads"}] * 3}) == "AMD EPYC, 2 cores"
     assert _machine({"hardware": hw, "history": [{"epoch": 1}]}) == "AMD EPYC, 2 cores"  # older sidecars
+
+
+def test_only_a_selection_whose_outside_dependencies_are_done(tiny):
+    """`--only 'attack:*' 'eval:*' 'report:*'` over a zoo that is trained (what `make reproduce-quick` runs into a
+    scratch folder): the trainings outside the selection are done, so the selection runs (it was refused)."""
+    d, data = tiny
+    trained = ctx_for(d, data, "only")
+    reproduce([str(d / "tiny.toml")], trained, only=["train:*"], log=lambda *a: None)
+    scratch = Context(zoo=trained.zoo, work=str(d / "only" / "scratch-work"), results=str(d / "only" / "scratch"),
+                      data_dir=data, n_images=20, progress=False)
+    res = reproduce([str(d / "tiny.toml")], scratch, only=["attack:*", "eval:*", "report:*"], log=lambda *a: None)
+    assert not res["failed"] and not res["blocked"] and any(r.startswith("eval:") for r in res["ran"])
+    with pytest.raises(ValueError, match="run its steps first"):  # an outside dependency that is not done
+        reproduce([str(d / "tiny.toml")], ctx_for(d, data, "only-untrained"), only=["attack:*", "eval:*"],
+                  log=lambda *a: None)
