@@ -78,7 +78,10 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
                     calib_images=calib_images, log=log, device=device)
     write_rows(rows, out)
-    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True}, inputs)
+    from .machine import hardware
+    # float rounding of convolutions differs between CPU kinds (and compiled vs eager): a few images of a
+    # thousand may change class, so the table says which machine made it
+    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True, "hardware": hardware()}, inputs)
     return rows
 
 
