@@ -40,6 +40,22 @@ def pace_key(device: torch.device | str) -> str:
     return f"cpu: {cpu_id()}, {torch.get_num_threads()} threads"
 
 
+def device_label(device: torch.device | str) -> str:
+    """The device a training ran on, as its sidecar says it. On a GPU, fp32 convolutions run in TF32 by
+    PyTorch's default (as on the thesis's GPU); pace_key names the machine more closely, for timing."""
+    dev = torch.device(device)
+    return f"cuda ({torch.cuda.get_device_name(dev)}; TF32 convolutions)" if dev.type == "cuda" else "cpu"
+
+
+def synchronizer(device: torch.device | str):
+    """A function that waits for the device's queued work (a GPU's kernels run asynchronously): what a timing
+    needs around the timed code. A no-op on the CPU."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return lambda: torch.cuda.synchronize(dev)
+    return lambda: None
+
+
 def hardware() -> dict:
     """The CPU (and what it allows), cores, torch's threads and version, the GPU if any."""
     hw = {"cpu": cpu_id(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count(),
@@ -51,4 +67,4 @@ def hardware() -> dict:
     return hw
 
 
-__all__ = ["hardware", "native_bf16"]
+__all__ = ["device_label", "hardware", "native_bf16", "pace_key", "resolve_device", "synchronizer"]

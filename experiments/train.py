@@ -34,13 +34,14 @@ from .accuracy import evaluate
 from .checkpoints import checkpoint_bytes
 from .compiled import Compiled
 from .data import data_files, load_cifar10, to_float
-from .machine import hardware, native_bf16, pace_key, resolve_device
+from .machine import device_label, hardware, native_bf16, pace_key, resolve_device, synchronizer
 from .parsing import parse_arch
 from .provenance import digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
 
 SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
 ROUTES = ("auto", "eager", "compiled", "compiled-cl")  # compiled-cl: torch.compile on channels-last tensors
 PRECISIONS = ("fp32", "bf16")
+PARAM_DTYPES = ("fp32", "fp16")
 SPLIT_SEED = 42        # the fixed train / validation split (the author's seed)
 EVAL_BATCH = 100       # validation and test batch (the thesis's evaluation batch: quant scales depend on it)
 
@@ -64,6 +65,7 @@ class TrainConfig:
     test_images: int | None = None       # first N test images for the final number (None: all 10,000)
     calib_images: int = 5000             # approx models: calibration images (thesis: 5000)
     precision: str = "fp32"              # fp32 | bf16 (autocast, training steps only; CPUs with native bf16)
+    param_dtype: str = "fp32"            # fp32 | fp16 (weights and momentum kept at half precision, no master copy)
     route: str = "auto"                  # auto (the fastest, timed at the start) | eager | compiled | compiled-cl
     device: str = "auto"                 # auto (a CUDA GPU when torch sees one, else the CPU) | cpu | cuda[:N]
     seed: int = 42
@@ -100,6 +102,8 @@ class TrainConfig:
             raise ValueError(f"unknown route {c.route!r}; choose one of {', '.join(ROUTES)}")
         if c.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {c.precision!r}; choose fp32 or bf16")
+        if c.param_dtype not in PARAM_DTYPES:
+            raise ValueError(f"unknown parameter dtype {c.param_dtype!r}; choose fp32 or fp16")
         c.device = str(resolve_device(c.device))
         if c.precision == "bf16":
             if c.device.startswith("cuda"):
@@ -165,7 +169,7 @@ def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: tor
     saved = copy.deepcopy(model.state_dict())
     xb = to_float(x)
     dev = xb.device
-    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    sync = synchronizer(dev)
     times = {}
     for route in ROUTES[1:]:
         cl = route == "compiled-cl"
@@ -215,14 +219,31 @@ def train_config(config: TrainConfig) -> tuple[TrainConfig, dict, dict]:
     return c, _identity(asdict(c)), inputs
 
 
+# options added after the zoo began: they enter a training's identity only when set, so checkpoints and
+# resume states made before they existed stay up to date
+_LATER_DEFAULTS = {"param_dtype": "fp32"}
+
+
 def _identity(cfg: dict) -> dict:
     """What makes two trainings the same: not where the data lie, nor the device (recorded in the sidecar)."""
-    return {k: v for k, v in cfg.items() if k not in ("data_dir", "device")}
+    return {k: v for k, v in cfg.items()
+            if k not in ("data_dir", "device") and not (k in _LATER_DEFAULTS and v == _LATER_DEFAULTS[k])}
 
 
-def _device_name(dev: torch.device) -> str:
-    # on a GPU, fp32 convolutions run in TF32 by PyTorch's default (as on the thesis's GPU)
-    return f"cuda ({torch.cuda.get_device_name(dev)}; TF32 convolutions)" if dev.type == "cuda" else "cpu"
+def _half_storage(model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+    """Round every parameter outside BatchNorm, and its momentum, to fp16 and back: the storage of apex amp
+    O2 with master_weights=False (BatchNorm kept in fp32), which the thesis author's fast_adversarial
+    train_resnet.py used for float models. Updates below half an fp16 ulp of their weight are lost there, as
+    here. The forward and backward passes stay fp32 (an emulation of the storage, not of fp16 arithmetic)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                continue
+            for p in m.parameters(recurse=False):
+                p.copy_(p.half().float())
+                buf = opt.state.get(p, {}).get("momentum_buffer")
+                if buf is not None:
+                    buf.copy_(buf.half().float())
 
 
 def _cpu(obj):
@@ -310,6 +331,9 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     attack = _fgsm_rs(step, c.at_eps) if c.at_eps is not None else None
     steps = (len(xtr) + c.batch_size - 1) // c.batch_size
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=c.precision == "bf16")
+    half = c.param_dtype == "fp16"
+    if half:
+        _half_storage(model, opt)  # amp.initialize casts the model before the first step
     for epoch in range(start, c.epochs):
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(c.seed * 1000 + epoch)  # same batches after a resume
@@ -333,6 +357,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if half:
+                _half_storage(model, opt)
             # summed on the device: a float() per step would wait for the GPU every step
             tot_loss += loss.detach() * len(yb)
             tot_ok += (logits.argmax(1) == yb).sum()
@@ -365,8 +391,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             "at": c.at_eps is not None, "at_eps": c.at_eps, "epochs": c.epochs, "kept_epoch": best["epoch"],
             "val_accuracy": best["val_acc"], "val_images": len(yval), "train_images": len(ytr),
             "test_accuracy": test_acc, "test_images": len(yte), "eval_batch_size": EVAL_BATCH,
-            "history": history, "wall_time_s": round(seconds, 1), "route": route, "device": _device_name(dev),
-            "precision": c.precision, "hardware": hardware(),
+            "history": history, "wall_time_s": round(seconds, 1), "route": route, "device": device_label(dev),
+            "precision": c.precision, "param_dtype": c.param_dtype, "hardware": hardware(),
             "complete": True}
     save_artifact({"arch": c.arch, "exec_type": c.exec_type, "activation": c.activation, "at": c.at_eps is not None,
                    "at_eps": c.at_eps, "state_dict": model.state_dict()}, out, meta, inputs)

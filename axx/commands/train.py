@@ -42,6 +42,11 @@ def add(sub, schemes: str) -> None:
     t.add_argument("--test-images", type=int, help="final test accuracy on the first N test images (default all)")
     t.add_argument("--precision", default="fp32",
                    help="fp32 (default) or bf16 autocast for the training steps (GPUs with bf16, CPUs with native bf16)")
+    t.add_argument("--param-dtype", default="fp32", choices=("fp32", "fp16"),
+                   help="fp32 (default) or fp16: weights (BatchNorm's aside) and momentum kept at half precision "
+                        "without a master copy, as apex amp O2 with master_weights=False, which the thesis author's "
+                        "float adversarial training used (fast_adversarial train_resnet.py); updates smaller than "
+                        "half an fp16 step of their weight are lost. An emulation of the storage only")
     t.add_argument("--route", default="auto",
                    help="how training steps run: auto (default: the fastest here, timed at the start and recorded), "
                         "eager, compiled (torch.compile) or compiled-cl (torch.compile, channels-last)")
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                       schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
                       batch_size=args.batch_size, at_eps=parse_eps(args.at_eps) if args.at_eps else None,
                       init=args.init, keep=args.keep, subset=args.subset, val_images=args.val_images,
-                      test_images=args.test_images, precision=args.precision, route=args.route, device=args.device,
+                      test_images=args.test_images, precision=args.precision, param_dtype=args.param_dtype, route=args.route, device=args.device,
                       calib_images=args.calib_images, seed=args.seed, data_dir=args.data)
     train(cfg, args.out, resume=args.resume, restart=args.restart, progress=not args.quiet)
     return 0

@@ -26,6 +26,7 @@ from fileio import atomic_write_text, code_version, cpu_id
 
 from ..checkpoints import load_model
 from ..data import DataError, load_cifar10, to_float
+from ..machine import synchronizer
 from .evaluator import evaluate_genome
 
 THESIS = {"pop": 50, "gens": 30, "clean": 10_000, "adv": 10_000, "hours": 14.0,
@@ -67,7 +68,7 @@ def bench_device(device: torch.device, depth: int, images: int, evals: int, axx_
     n_var = len(get_levels(model))
     rng = torch.Generator().manual_seed(2)
     genomes = [torch.randint(0, axx_levels + 1, (n_var,), generator=rng).tolist() for _ in range(evals + 1)]
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     evaluate_genome(model, genomes[0], adv, y, clean, y, batch)  # warm-up: compilation, workspaces
     times = []
     for genome in tqdm(genomes[1:], desc=f"evaluations ({device.type})", disable=None):
