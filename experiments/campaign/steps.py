@@ -326,9 +326,14 @@ class ReportStep(Step):
         # the plan's content is an input; its name (not where the checkout lives) is the configuration
         return {"plan": Path(self.plan_path).name}
 
-    def _inputs(self) -> dict:
-        return {**{f"results {p}": p for p in self.evals}, **{f"model {p}": p for p in self.models},
-                **{f"search {s}": f"{s}/pareto.csv" for s in self.searches}, "plan": self.plan_path}
+    def _inputs(self, evals: list[str] | None = None, models: list[str] | None = None,
+                searches: list[str] | None = None) -> dict:
+        """What the page is made from: all its inputs, or (for a partial page) the ones that exist."""
+        evals = self.evals if evals is None else evals
+        models = self.models if models is None else models
+        searches = self.searches if searches is None else searches
+        return {**{f"results {p}": p for p in evals}, **{f"model {p}": p for p in models},
+                **{f"search {s}": f"{s}/pareto.csv" for s in searches}, "plan": self.plan_path}
 
     def run(self, ctx: Context, log=print) -> None:
         from ..provenance import write_sidecar
@@ -356,8 +361,7 @@ class ReportStep(Step):
         out = write_results(load_plan(self.plan_path), ctx, evals, models, searches,
                             missing={k: v for k, v in missing.items() if v})
         write_sidecar(out, {"config": {**self._config(), "partial": True}, "complete": False},
-                      {**{f"results {p}": p for p in evals}, **{f"model {p}": p for p in models},
-                       **{f"search {s}": f"{s}/pareto.csv" for s in searches}, "plan": self.plan_path})
+                      self._inputs(evals, models, searches))
         log(f"wrote {out} (partial) and {write_conclusions(ctx)}")
         return str(out)
 
