@@ -58,6 +58,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     at_eps: float | None = None          # FGSM-RS adversarial training (needs init)
+    at_alpha: float | None = None        # FGSM-RS step (default 1.25 at_eps, Wong et al.'s ratio)
     init: str | None = None
     keep: str | None = None              # best (validation accuracy; default from scratch) | last (fine-tune / AT)
     subset: int | None = None            # first N images of the training split (None: all 45,000)
@@ -96,6 +97,10 @@ class TrainConfig:
             raise ValueError(f"keep must be best or last, got {c.keep!r}")
         if c.at_eps is not None and not 0 < c.at_eps <= 1:
             raise ValueError(f"--at-eps must be in (0, 1], got {c.at_eps}")
+        if c.at_alpha is not None and c.at_eps is None:
+            raise ValueError("--at-alpha needs --at-eps (it is the FGSM-RS step)")
+        if c.at_alpha is not None and not 0 < c.at_alpha <= 1:
+            raise ValueError(f"--at-alpha must be in (0, 1], got {c.at_alpha}")
         if c.val_images < 1:
             raise ValueError(f"--val-images must be >= 1, got {c.val_images}")
         if c.route not in ROUTES:
@@ -197,13 +202,13 @@ def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: tor
     return best
 
 
-def _fgsm_rs(step: Compiled, eps: float):
+def _fgsm_rs(step: Compiled, eps: float, alpha: float | None = None):
     """FGSM-RS (Wong et al. 2020) with torchattacks.FFGSM: uniform start in [-eps, eps], one signed
-    gradient step of 1.25 eps, projection; computed with BatchNorm in training mode (batch
+    gradient step of alpha (default 1.25 eps), projection; computed with BatchNorm in training mode (batch
     statistics), as their code does (torchattacks would otherwise put BatchNorm in eval mode)."""
     import torchattacks
 
-    attack = torchattacks.FFGSM(step, eps=eps, alpha=1.25 * eps)
+    attack = torchattacks.FFGSM(step, eps=eps, alpha=1.25 * eps if alpha is None else alpha)
     attack.set_model_training_mode(model_training=True, batchnorm_training=True)
     return attack
 
@@ -221,7 +226,7 @@ def train_config(config: TrainConfig) -> tuple[TrainConfig, dict, dict]:
 
 # options added after the zoo began: they enter a training's identity only when set, so checkpoints and
 # resume states made before they existed stay up to date
-_LATER_DEFAULTS = {"param_dtype": "fp32"}
+_LATER_DEFAULTS = {"param_dtype": "fp32", "at_alpha": None}
 
 
 def _identity(cfg: dict) -> dict:
@@ -328,7 +333,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     if channels_last:
         model.to(memory_format=torch.channels_last)
     step = Compiled(model, route != "eager", log)
-    attack = _fgsm_rs(step, c.at_eps) if c.at_eps is not None else None
+    attack = _fgsm_rs(step, c.at_eps, c.at_alpha) if c.at_eps is not None else None
     steps = (len(xtr) + c.batch_size - 1) // c.batch_size
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=c.precision == "bf16")
     half = c.param_dtype == "fp16"

@@ -32,6 +32,9 @@ def add(sub, schemes: str) -> None:
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="SGD weight decay (default 5e-4)")
     t.add_argument("--at-eps", help="adversarial training with FGSM-RS at this eps (e.g. 1/255); needs --init")
+    t.add_argument("--at-alpha",
+                   help="the FGSM-RS step (default 1.25 x --at-eps, Wong et al.'s ratio); e.g. 10/255, the default of "
+                        "the author's fast_adversarial scripts")
     t.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
     t.add_argument("--keep", choices=("best", "last"),
                    help="which epoch's weights to write: best validation accuracy (default from scratch) or last "
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(arch=args.arch, exec_type=args.exec, activation=args.activation, epochs=args.epochs, lr=args.lr,
                       schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
                       batch_size=args.batch_size, at_eps=parse_eps(args.at_eps) if args.at_eps else None,
+                      at_alpha=parse_eps(args.at_alpha) if args.at_alpha else None,
                       init=args.init, keep=args.keep, subset=args.subset, val_images=args.val_images,
                       test_images=args.test_images, precision=args.precision, param_dtype=args.param_dtype, route=args.route, device=args.device,
                       calib_images=args.calib_images, seed=args.seed, data_dir=args.data)

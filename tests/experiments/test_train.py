@@ -226,6 +226,8 @@ def test_compiled_equals_eager(exec_type, device, monkeypatch):
     ({"arch": "resnet8", "exec_type": "int4"}, "choose one of float, quant, approx"),
     ({"arch": "resnet8", "init": "x.pt", "at_eps": 2.0}, r"--at-eps must be in \(0, 1\]"),
     ({"arch": "resnet8", "at_eps": 1 / 255}, "--at-eps needs --init"),
+    ({"arch": "resnet8", "init": "x.pt", "at_alpha": 1 / 255}, "--at-alpha needs --at-eps"),
+    ({"arch": "resnet8", "init": "x.pt", "at_eps": 1 / 255, "at_alpha": 0}, r"--at-alpha must be in \(0, 1\]"),
     ({"arch": "resnet8", "batch_size": 0}, "batch size must be >= 1"),
     ({"arch": "resnet8", "schedule": "cosine"}, "unknown schedule 'cosine'"),
     ({"arch": "resnet8", "activation": "gelu"}, "unknown activation 'gelu'"),
@@ -401,3 +403,18 @@ def test_fp16_parameter_storage_as_apex_o2_without_master_weights(data, base, tm
     full = train(TrainConfig(arch="resnet8", init=base, at_eps=1 / 255, epochs=1, subset=100, data_dir=data,
                              **SMALL), tmp_path / "f.pt", **QUIET)
     assert full["test_accuracy"] is not None and "param_dtype" not in full["config"]
+
+
+def test_fgsm_rs_step_size_option():
+    """--at-alpha sets the FGSM-RS step (the author's scripts defaulted to 10/255); unset it is 1.25 eps and no
+    part of the identity, so the zoo's checkpoints stay up to date."""
+    from emulator import resnet
+    from experiments.compiled import Compiled
+    from experiments.train import _fgsm_rs, train_config
+    step = Compiled(resnet(8, "float"), enabled=False)
+    assert _fgsm_rs(step, 1 / 255).alpha == pytest.approx(1.25 / 255)
+    assert _fgsm_rs(step, 1 / 255, 10 / 255).alpha == pytest.approx(10 / 255)
+    _, ident, _ = train_config(TrainConfig(arch="resnet8", init="x.pt", at_eps=1 / 255))
+    assert "at_alpha" not in ident
+    _, ident, _ = train_config(TrainConfig(arch="resnet8", init="x.pt", at_eps=1 / 255, at_alpha=10 / 255))
+    assert ident["at_alpha"] == pytest.approx(10 / 255)
