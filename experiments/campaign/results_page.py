@@ -16,6 +16,7 @@ from .names import THESIS_EPOCHS
 from .plan import PLANS_DIR, Plan, load_plan
 
 THESIS_CSV = Path(__file__).resolve().parents[1] / "resources" / "thesis_numbers.csv"
+NOTES_TOML = Path(__file__).resolve().parents[1] / "resources" / "deviation_notes.toml"
 BOUND = {"4.1": 1.0, "4.2": 1.5}  # points; Tables 5.x: 5 points (the campaign issue's bounds)
 EXEC_NAME = {"approx": "transaxx"}  # the thesis's name of our approx
 
@@ -30,6 +31,22 @@ def _thesis(table: str, arch: str, what: str, at: bool) -> tuple[float | None, s
         if r["table"] == table and r["arch"] == arch and r["scenario_or_exec"] == what and (r["at"] == "yes") == at:
             return float(r["value_pct"]), r["source"]
     return None, ""
+
+
+def deviation_notes() -> list[tuple[str, str]]:
+    """(pattern, text) of experiments/resources/deviation_notes.toml, in its order."""
+    import tomllib
+    with open(NOTES_TOML, "rb") as f:
+        return [(n["match"], " ".join(n["text"].split())) for n in tomllib.load(f).get("note", [])]
+
+
+def _why(key: str) -> str:
+    """What we know about a deviation (the first matching note), as a sentence to append, or ''."""
+    from fnmatch import fnmatchcase
+    for pattern, text in deviation_notes():
+        if fnmatchcase(key, pattern):
+            return " " + text
+    return ""
 
 
 def _fmt(v: float | None, digits: int = 1) -> str:
@@ -74,7 +91,7 @@ def accuracy_section(table: str, models: list, ctx) -> tuple[list[str], list[str
                      f"{meta.get('epochs', '-')} | {meta.get('test_images', '-')} | {_hours(meta)} | {_machine(meta)} |")
         if ours is not None and theirs is not None and abs(ours - theirs) > bound:
             notes.append(f"- {m.name}: {ours:.2f} % against the thesis's {theirs:.2f} % ({ours - theirs:+.2f} points, "
-                         f"beyond the {bound} point bound of Table {tab}).")
+                         f"beyond the {bound} point bound of Table {tab})." + _why(f"{tab} {m.name}"))
         if m.init is None and meta.get("epochs") not in (None, THESIS_EPOCHS):
             notes.append(f"- {m.name}: trained {meta['epochs']} epochs, not the thesis's {THESIS_EPOCHS} (learning rate "
                          "x0.1 at the same 50 % and 75 % of the epochs; `ZOO_RECIPE` in experiments/campaign/names.py "
@@ -110,8 +127,9 @@ def attack_section(t, rows: list[dict]) -> tuple[list[str], list[str]]:
                 continue
             row += [f"{_fmt(ours)}" + (f" (n={len(v)})" if v else ""), _fmt(theirs), _diff(ours, theirs)]
             if ours is not None and theirs is not None and abs(ours - theirs) > 5:
-                notes.append(f"- Table {t.table}, {sc}, {'AT' if at else 'not AT'}: {ours:.1f} % against "
-                             f"{theirs:.1f} % ({ours - theirs:+.1f} points, beyond the 5 point bound).")
+                which = "AT" if at else "not AT"
+                notes.append(f"- Table {t.table}, {sc}, {which}: {ours:.1f} % against {theirs:.1f} % "
+                             f"({ours - theirs:+.1f} points, beyond the 5 point bound)." + _why(f"{t.table} {sc} {which}"))
         if any(x != "-" for x in row[1:]):
             lines.append("| " + " | ".join(row) + " |")
     lines.append(f"\nAs the thesis's Table {t.table}: the mean over the victims' execution types of exact-multiplier "

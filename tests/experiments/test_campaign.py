@@ -278,6 +278,17 @@ def test_zoo_page_cites_each_models_table(tmp_path):
     assert rows["resnet32_quant"][0] == "-"  # not trained yet
     assert any("resnet56_float: trained 64 epochs, not the thesis's 128" in n for n in notes)
     assert any(n.startswith("- resnet8_float_at:") and "Table 4.2" in n for n in notes)
+    # each deviation carries what we know of it (experiments/resources/deviation_notes.toml)
+    assert any(n.startswith("- resnet8_float_at:") and "--param-dtype fp16" in n for n in notes)
+
+
+def test_deviation_notes_parse_and_match_the_keys_the_pages_use():
+    from experiments.campaign.results_page import _why, deviation_notes
+    assert deviation_notes() and all(p and t for p, t in deviation_notes())
+    assert "fp16" in _why("4.2 resnet32_float_at")         # the specific note before the general one
+    assert "Same recipe" in _why("4.2 resnet32_quant_at")
+    assert "white-box attack" in _why("5.3 white-box AT")
+    assert _why("5.3 partial white-box not AT") == "" and _why("4.1 resnet8_float") == ""
 
 
 def test_adaptive_table_sets_each_victim_beside_its_strongest_transfer_attack():
