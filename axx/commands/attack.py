@@ -11,7 +11,9 @@ def add(sub, schemes: str) -> None:
                        description="Untargeted attack of the test set (or its first N images) with any torchattacks "
                                    "class, from --source (transfer) or, with --adaptive, on --victim itself through "
                                    "the straight-through gradients of its quant/approx layers (BPDA; or the "
-                                   "gradient-free Square attack). Saves images, labels and provenance atomically.")
+                                   "gradient-free Square attack). Saves images, labels and provenance atomically; a "
+                                   "long attack saves its finished batches in OUT.state about once a minute, and "
+                                   "--resume continues a killed one to the set an uninterrupted run makes.")
     a.add_argument("--source", help="checkpoint of the model that generates the attack")
     a.add_argument("--victim", help="with --adaptive: the checkpoint attacked directly")
     a.add_argument("--adaptive", action="store_true", help="attack the victim itself (white-box by definition)")
@@ -28,6 +30,10 @@ def add(sub, schemes: str) -> None:
     add_seed(a, " (random starts)")
     add_device(a, "no part of the set's identity (a set made on a GPU is up to date for a CPU)")
     add_data(a)
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue the interrupted attack saved in OUT.state")
+    g.add_argument("--restart", action="store_true",
+                   help="start over although OUT.state holds an interrupted attack (it is replaced)")
     add_quiet(a)
     add_out(a, "adversarial set to write (.pt; OUT.json: its sidecar)")
     a.set_defaults(func=run)
@@ -47,5 +53,6 @@ def run(args: argparse.Namespace) -> int:
     run_attack(source, args.exec, args.attack, args.out, eps=parse_eps(args.eps) if args.eps else None,
                alpha=parse_eps(args.alpha) if args.alpha else None, steps=args.steps, n=args.n, data_dir=args.data,
                adaptive=args.adaptive, levels=parse_levels(args.levels), batch_size=args.batch_size, seed=args.seed,
-               calib_images=args.calib_images, progress=not args.quiet, device=args.device)
+               calib_images=args.calib_images, progress=not args.quiet, device=args.device, resume=args.resume,
+               restart=args.restart)
     return 0

@@ -170,20 +170,31 @@ class AttackStep(Step):
         from ..attacks import attack_config
         if not Path(ctx.model(self.source)).is_file():
             return Status("waiting", f"needs {self.source.name}")
-        prov, inputs, _ = attack_config(**self.kwargs(ctx))
+        from ..attacks import AttackState
+        prov, inputs, (_, y) = attack_config(**self.kwargs(ctx))
         why = stale_reason(self.output(ctx), prov, inputs)
-        return Status("done") if why is None else Status("todo", "" if why == "does not exist" else why)
+        if why is None:
+            return Status("done")
+        state = AttackState(self.output(ctx), prov, inputs)
+        if state.exists():
+            return Status("interrupted", f"{state.done() or '?'} of {len(y)} images saved")
+        return Status("todo", "" if why == "does not exist" else why)
 
     def estimate_s(self, ctx: Context, rates) -> float:
         n = ctx.n_images or TEST_IMAGES
         # FGSM: one gradient; BIM / PGD: 10 steps; Square (up to 5,000 queries, fewer once an image falls) and
         # AutoAttack (APGD, APGD-T, FAB-T, Square): rough equivalents in gradient steps
         iters = {"fgsm": 1, "ffgsm": 1, "square": 1000, "autoattack": 2000}.get(self.attack, self.steps or 10)
-        return n * iters / rates.train(self.source.arch, self.exec) + 2 * n / rates.eval(self.source.arch, self.exec)
+        left = n
+        if Path(self.output(ctx) + ".state").is_file():  # an interrupted attack: only its images left
+            done = (read_sidecar(self.output(ctx) + ".state") or {}).get("done")
+            left = max(0, n - done) if isinstance(done, int) else n
+        return left * iters / rates.train(self.source.arch, self.exec) + 2 * n / rates.eval(self.source.arch, self.exec)
 
     def run(self, ctx: Context, log=print) -> None:
         from ..attacks import run_attack
-        run_attack(out=self.output(ctx), progress=ctx.progress, log=log, device=ctx.device, **self.kwargs(ctx))
+        run_attack(out=self.output(ctx), progress=ctx.progress, log=log, device=ctx.device, resume=ctx.resume,
+                   restart=ctx.restart, **self.kwargs(ctx))
 
 
 @dataclass

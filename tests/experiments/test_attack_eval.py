@@ -143,3 +143,48 @@ def test_gpu_attack_and_evaluation_equal_the_cpu_s(trained, tmp_path, exec_type)
                           log=lambda *a: None, device=dev)[0] for dev in ("cpu", "cuda")}
     for k in ("std_acc", "adv_acc"):
         assert abs(rows["cpu"][k] - rows["cuda"][k]) <= 0.02
+
+
+def test_killed_attack_resumes_to_the_uninterrupted_set(trained, tmp_path, monkeypatch):
+    """PGD's random starts draw from torch's generator: a run killed after its third batch, continued with
+    --resume, writes the very set an uninterrupted run writes; without --resume or --restart it is refused."""
+    import experiments.attacks as attacks
+    d, data = trained
+    kw = dict(n=60, batch_size=10, data_dir=data, progress=False, log=lambda *a: None)
+    run_attack(d / "f.pt", "float", "pgd", tmp_path / "whole.pt", **kw)
+    monkeypatch.setattr(attacks, "SAVE_EVERY_S", 0.0)  # a state after every batch
+    real, calls = attacks.make_attack, []
+
+    def dying(model, name, **params):
+        atk = real(model, name, **params)
+
+        def call(x, y):
+            calls.append(1)
+            if len(calls) == 4:
+                raise KeyboardInterrupt  # killed during the fourth batch
+            return atk(x, y)
+        return call
+    monkeypatch.setattr(attacks, "make_attack", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_attack(d / "f.pt", "float", "pgd", tmp_path / "cut.pt", **kw)
+    monkeypatch.setattr(attacks, "make_attack", real)
+    assert not (tmp_path / "cut.pt").exists()
+    assert attacks.AttackState(tmp_path / "cut.pt", {}, {}).done() == 30
+    with pytest.raises(ValueError, match="holds an interrupted attack .30 of 60 images.; continue it with --resume"):
+        run_attack(d / "f.pt", "float", "pgd", tmp_path / "cut.pt", **kw)
+    said = []
+    run_attack(d / "f.pt", "float", "pgd", tmp_path / "cut.pt", resume=True, **{**kw, "log": said.append})
+    assert any("continuing after 30 of 60 images" in m for m in said)
+    whole, _, _ = load_advset(tmp_path / "whole.pt")
+    cut, _, _ = load_advset(tmp_path / "cut.pt")
+    assert torch.equal(whole, cut)
+    assert not (tmp_path / "cut.pt.state").exists() and not (tmp_path / "cut.pt.state.json").exists()
+    # a state of another set (here: other eps) is not taken up: that run starts over
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(attacks, "make_attack", dying)
+        calls.clear()
+        run_attack(d / "f.pt", "float", "pgd", tmp_path / "other.pt", **kw)
+    monkeypatch.setattr(attacks, "make_attack", real)
+    said.clear()
+    run_attack(d / "f.pt", "float", "pgd", tmp_path / "other.pt", eps=4 / 255, resume=True, **{**kw, "log": said.append})
+    assert any("another set" in m for m in said)
