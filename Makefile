@@ -45,10 +45,11 @@ demo: venv
 reproduce: venv
 	$(BIN)/axx reproduce table4_1 table4_2 fgsm bim pgd --resume $(REPRODUCE_ARGS)
 
-## Every results page from the models trained so far (partial pages while the zoo is being trained; no training)
+## Every results page from the models trained so far (partial pages while the zoo is being trained; no training;
+## an attack killed on the way continues where it stopped)
 results: venv
-	$(BIN)/axx reproduce table4_1 table4_2 zoo fgsm bim pgd search --partial $(REPRODUCE_ARGS)
-	$(BIN)/axx reproduce beyond --partial $(REPRODUCE_ARGS)
+	$(BIN)/axx reproduce table4_1 table4_2 zoo fgsm bim pgd search --partial --resume $(REPRODUCE_ARGS)
+	$(BIN)/axx reproduce beyond --partial --resume $(REPRODUCE_ARGS)
 
 ## Table 4.1 for ResNet-8 and its FGSM matrix on 1,000 images from the committed zoo, equal to the committed results
 reproduce-quick: venv
