@@ -9,6 +9,7 @@ import pytest
 from axx.cli import main
 from experiments.campaign import Context, builtin_plans, derive_steps, load_plan, reproduce
 from experiments.campaign.runner import dry_run, execute
+from experiments.provenance import is_complete
 from helpers import learnable_cifar
 
 PLAN = """
@@ -354,3 +355,25 @@ def test_only_a_selection_whose_outside_dependencies_are_done(tiny):
     with pytest.raises(ValueError, match="run its steps first"):  # an outside dependency that is not done
         reproduce([str(d / "tiny.toml")], ctx_for(d, data, "only-untrained"), only=["attack:*", "eval:*"],
                   log=lambda *a: None)
+
+
+def test_interrupted_attack_is_shown_and_needs_resume(tiny):
+    """An attack killed on the way (its OUT.state) is listed as interrupted with the images it saved, refused
+    without --resume or --restart, and continued with --resume (here the state is unreadable: it starts over
+    with a note rather than failing)."""
+    d, data = tiny
+    ctx = ctx_for(d, data, "attack-state")
+    reproduce([str(d / "tiny.toml")], ctx, only=["train:*"], log=lambda *a: None)
+    out = Path(ctx.advset("resnet8_float-fgsm-eps8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(str(out) + ".state").write_bytes(b"half an attack")
+    Path(str(out) + ".state.json").write_text('{"done": 10, "complete": false}')
+    said = []
+    reproduce([str(d / "tiny.toml")], ctx, dry=True, log=said.append)
+    assert any("attack:resnet8_float-fgsm-eps8" in m and "interrupted" in m and "10 of 20 images saved" in m
+               for m in said), said
+    with pytest.raises(ValueError, match="attack:resnet8_float-fgsm-eps8: interrupted .*--resume"):
+        reproduce([str(d / "tiny.toml")], ctx, only=["attack:*"], log=lambda *a: None)
+    resumed = Context(**{**ctx.__dict__, "resume": True})
+    res = reproduce([str(d / "tiny.toml")], resumed, only=["attack:*"], log=lambda *a: None)
+    assert not res["failed"] and is_complete(out) and not Path(str(out) + ".state").exists()
