@@ -31,6 +31,7 @@ class Compiled(torch.nn.Module):
         use = enabled and compile_enabled() and getattr(model, "exec_type", None) in ("float", "quant")
         # kept out of the module tree: it wraps the same parameters
         object.__setattr__(self, "_compiled", torch.compile(model) if use else None)
+        self.training = model.training  # a new Module says training: the wrapper reports its model's mode
 
     @property
     def active(self) -> bool:
@@ -53,6 +54,9 @@ def compiled(model: torch.nn.Module, log=print) -> torch.nn.Module:
     if c is None:
         c = Compiled(model, log=log)
         model.__dict__["_axx_compiled"] = c
+    # torchattacks reads the mode of what it attacks and restores it after every batch: a wrapper that said
+    # training while its model was in eval mode left the model in training mode after each attack
+    c.training = model.training
     return c
 
 

@@ -188,3 +188,17 @@ def test_killed_attack_resumes_to_the_uninterrupted_set(trained, tmp_path, monke
     said.clear()
     run_attack(d / "f.pt", "float", "pgd", tmp_path / "other.pt", eps=4 / 255, resume=True, **{**kw, "log": said.append})
     assert any("another set" in m for m in said)
+
+
+def test_attacks_leave_the_model_in_the_mode_they_found_it(trained):
+    """torchattacks restores the mode it reads from the module it attacks; the compiled wrapper of a quant model
+    reports its model's mode, so an attack on a model in eval mode leaves it (and its BatchNorm) in eval mode."""
+    from experiments.attacks import generate
+    from experiments.data import load_cifar10, to_float
+    d, data = trained
+    x, y = load_cifar10("test", data, limit=20)
+    for path, exec_type in ((d / "q.pt", "quant"), (d / "f.pt", "float")):
+        model = load_model(path, exec_type=exec_type)
+        model.eval()
+        generate(model, to_float(x), y, "fgsm", batch_size=10, progress=False)
+        assert not model.training and not any(m.training for m in model.modules()), exec_type
