@@ -31,7 +31,17 @@ class Compiled(torch.nn.Module):
         use = enabled and compile_enabled() and getattr(model, "exec_type", None) in ("float", "quant")
         # kept out of the module tree: it wraps the same parameters
         object.__setattr__(self, "_compiled", torch.compile(model) if use else None)
-        self.training = model.training  # a new Module says training: the wrapper reports its model's mode
+
+    # The wrapper's mode is its model's: train()/eval() reach the model as a child, and torchattacks, which
+    # restores after every batch the mode it read from the module it attacks, reads the model's. (An own flag
+    # said training from birth, so attacks left models in eval mode in training mode.)
+    @property
+    def training(self) -> bool:
+        return self._modules["model"].training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        pass  # nn.Module sets it on construction and in train(); the model's own flag is the one that counts
 
     @property
     def active(self) -> bool:
@@ -54,9 +64,6 @@ def compiled(model: torch.nn.Module, log=print) -> torch.nn.Module:
     if c is None:
         c = Compiled(model, log=log)
         model.__dict__["_axx_compiled"] = c
-    # torchattacks reads the mode of what it attacks and restores it after every batch: a wrapper that said
-    # training while its model was in eval mode left the model in training mode after each attack
-    c.training = model.training
     return c
 
 

@@ -202,3 +202,17 @@ def test_attacks_leave_the_model_in_the_mode_they_found_it(trained):
         model.eval()
         generate(model, to_float(x), y, "fgsm", batch_size=10, progress=False)
         assert not model.training and not any(m.training for m in model.modules()), exec_type
+
+
+def test_compiled_wrapper_mode_is_its_model_s():
+    from emulator import resnet
+    from experiments.compiled import Compiled
+    m = resnet(8, "quant")
+    c = Compiled(m, enabled=False)
+    assert c.training and m.training
+    m.eval()
+    assert not c.training              # read from the model, never a flag of its own
+    c.train()
+    assert m.training and all(x.training for x in m.modules())
+    c.eval()
+    assert not m.training and not any(x.training for x in m.modules())
