@@ -151,6 +151,7 @@ def adaptive_section(spec, rows: list[dict], transfer_rows: list[dict]) -> list[
              f"{eps_text(eps)}), accuracy (%)\n",
              "| victim | exec | clean | strongest transfer | adaptive PGD | Square | AutoAttack |",
              "|---|---|---|---|---|---|---|"]
+    weaker = []  # victims where the gradient-free Square leaves far more than adaptive PGD
     for kind in FAMILY:
         name = f"{spec.arch}_{kind}"
         own = [r for r in rows if Path(r["victim"]).stem == name and str(r["adaptive"]).lower() == "true"
@@ -168,6 +169,9 @@ def adaptive_section(spec, rows: list[dict], transfer_rows: list[dict]) -> list[
         cells = [f"{100 * float(by_attack[a]['adv_acc']):.1f}" if a in by_attack else "-" for a in ADAPTIVE_ATTACKS]
         lines.append(f"| {name} | {EXEC_NAME.get(exec_type, exec_type)} | {100 * float(own[0]['std_acc']):.1f} | "
                      f"{transfer} | " + " | ".join(cells) + " |")
+        sq, pgd = by_attack.get("square"), by_attack.get("pgd")
+        if sq and pgd and float(sq["adv_acc"]) - float(pgd["adv_acc"]) > 0.10:
+            weaker.append(f"{name} ({100 * float(sq['adv_acc']):.1f} against {100 * float(pgd['adv_acc']):.1f})")
     if len(lines) == 3:
         return lines[:1] + ["No victim of this family has been attacked yet.\n"]
     n = sorted({int(r["n_images"]) for r in rows if r.get("n_images") and Path(r["victim"]).stem.startswith(
@@ -177,6 +181,12 @@ def adaptive_section(spec, rows: list[dict], transfer_rows: list[dict]) -> list[
                  "is the lowest adversarial accuracy any results page measured on that victim from another model. "
                  "Far lower adaptive numbers mean the transfer robustness is the attacker's mismatch, not the "
                  "model's.\n")
+    if weaker:
+        lines.append(f"Square leaves far more than adaptive PGD on {', '.join(weaker)}: there the gradient-free "
+                     "attack is the weaker one (the victim's lowest number bounds its robustness), the reverse of "
+                     "gradient masking. A likely cause: Square queries only the images still standing, so a quant "
+                     "victim's per-batch activation scales change as its batch shrinks, and its quantized "
+                     "activations turn small random steps into no change of the output.\n")
     return lines
 
 

@@ -311,6 +311,10 @@ def test_adaptive_table_sets_each_victim_beside_its_strongest_transfer_attack():
     assert "| resnet8_quant | quant | 85.0 | 18.0 (FGSM from resnet8_float, 10,000 images) | 1.0 | 5.0 | 0.0 |" in text
     assert "first 1,000 test images" in text
     assert "No victim of this family" in "\n".join(adaptive_section(AdaptiveSpec("resnet32"), own, transfer))
+    assert "Square leaves far more" not in text  # 5.0 against 1.0: within 10 points
+    weak = [dict(r, adv_acc="0.41") if r["attack"] == "square" else r for r in own]
+    text = "\n".join(adaptive_section(AdaptiveSpec("resnet8"), weak, transfer + weak))
+    assert "Square leaves far more than adaptive PGD on resnet8_quant (41.0 against 1.0)" in text
 
 
 def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny):
