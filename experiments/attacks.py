@@ -16,7 +16,7 @@ from .advsets import dataset_fingerprint, save_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .compiled import compiled
 from .data import data_files, load_cifar10, to_float
-from .provenance import digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
+from .provenance import content, digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
 
 DEFAULTS = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 10}
 SAVE_EVERY_S = 60.0  # a killed attack loses at most about a minute of work (a save of 10,000 images: 123 MB)
@@ -68,8 +68,7 @@ class AttackState:
         from emulator.safe_load import load_plain
 
         def same(a: dict, b: dict) -> bool:  # where the inputs lie is no part of what they are
-            return {r: {k: v for k, v in d.items() if k != "path"} for r, d in a.items()} == \
-                   {r: {k: v for k, v in d.items() if k != "path"} for r, d in b.items()}
+            return {r: content(d) for r, d in a.items()} == {r: content(d) for r, d in b.items()}
         try:
             st = load_plain(self.path, "attack state")
         except ValueError as e:

@@ -51,6 +51,11 @@ def save_artifact(obj, path: Path | str, meta: dict, inputs: dict | None = None)
     write_sidecar(path, meta, inputs)
 
 
+def content(digest: dict) -> dict:
+    """An input's digest without where it lay: what makes two inputs the same on any machine."""
+    return {k: v for k, v in digest.items() if k != "path"}
+
+
 def write_sidecar(path: Path | str, meta: dict, inputs: dict | None = None) -> None:
     full = {"code_version": code_version(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "torch": torch.__version__, **meta}
@@ -105,7 +110,7 @@ def stale_reason(path: Path | str, config: dict, inputs: dict | None = None) -> 
     was = meta.get("inputs", {})
     for role, now in digest_inputs(inputs).items():
         # by content only: the same zoo and data under other paths (another machine) still match
-        if {k: v for k, v in was.get(role, {}).items() if k != "path"} != {k: v for k, v in now.items() if k != "path"}:
+        if content(was.get(role, {})) != content(now):
             return f"was made from another {role} ({now['path']} changed since)"
     return None
 

@@ -36,7 +36,7 @@ from .compiled import Compiled
 from .data import data_files, load_cifar10, to_float
 from .machine import device_label, hardware, native_bf16, pace_key, resolve_device, synchronizer
 from .parsing import parse_arch
-from .provenance import digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
+from .provenance import content, digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
 
 SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
 ROUTES = ("auto", "eager", "compiled", "compiled-cl")  # compiled-cl: torch.compile on channels-last tensors
@@ -308,8 +308,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         if not isinstance(st, dict) or not isinstance(st.get("config"), dict) or _identity(st["config"]) != cfg:
             raise ValueError(f"{state_path} was made with another configuration; --restart replaces it")
         changed = [r for r, d in (st.get("inputs") or {}).items()  # states of earlier versions carry none
-                   if {k: v for k, v in d.items() if k != "path"}
-                   != {k: v for k, v in digests.get(r, {}).items() if k != "path"}]
+                   if content(d) != content(digests.get(r, {}))]
         if changed:
             raise ValueError(f"{state_path}: its {', '.join(changed)} changed since this training started; "
                              "--restart starts over")

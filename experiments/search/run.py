@@ -21,7 +21,7 @@ from ..checkpoints import ckpt_meta
 from ..energy import conv_macs
 from ..parsing import parse_arch
 from ..data import data_files
-from ..provenance import digest_inputs, lut_tables, write_sidecar
+from ..provenance import content, digest_inputs, lut_tables, write_sidecar
 from .algorithm import make_algorithm
 from .config import SearchConfig
 from .evaluator import GenomeEvaluator
@@ -52,7 +52,7 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
         if saved["config"] != identity_json(cfg):
             raise ValueError(f"{state} belongs to another search configuration; use another output folder, "
                              "or --restart to replace it")
-        changed = [r for r, d in saved.get("inputs", {}).items() if _content(d) != _content(digests.get(r, {}))]
+        changed = [r for r, d in saved.get("inputs", {}).items() if content(d) != content(digests.get(r, {}))]
         if changed:
             raise ValueError(f"{state}: its {', '.join(changed)} changed since the search started; --restart "
                              "starts it over")
@@ -66,10 +66,6 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     arch = ckpt_meta(cfg.victim)["arch"]
     with output_folder(out):
         return _search(cfg, out, state, saved, arch, workers, dask, progress, log, inputs)
-
-
-def _content(digest: dict) -> dict:
-    return {k: v for k, v in digest.items() if k != "path"}
 
 
 def _search(cfg: SearchConfig, out: Path, state: Path, saved: dict | None, arch: str, workers: int,
