@@ -16,7 +16,7 @@ from .advsets import dataset_fingerprint, save_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .compiled import compiled
 from .data import data_files, load_cifar10, to_float
-from .provenance import content, digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
+from .provenance import digest_inputs, lut_tables, read_sidecar, same_inputs, save_artifact, up_to_date
 
 DEFAULTS = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 10}
 SAVE_EVERY_S = 60.0  # a killed attack loses at most about a minute of work (a save of 10,000 images: 123 MB)
@@ -67,14 +67,13 @@ class AttackState:
         """Fill out[:done] from the state and restore the random generators; the images done (0: start over)."""
         from emulator.safe_load import load_plain
 
-        def same(a: dict, b: dict) -> bool:  # where the inputs lie is no part of what they are
-            return {r: content(d) for r, d in a.items()} == {r: content(d) for r, d in b.items()}
         try:
             st = load_plain(self.path, "attack state")
         except ValueError as e:
             log(f"note: {e}; starting over")
             return 0
-        if not isinstance(st, dict) or st.get("config") != self.prov or not same(st.get("inputs") or {}, self.digests):
+        if (not isinstance(st, dict) or st.get("config") != self.prov
+                or not same_inputs(st.get("inputs"), self.digests)):
             log(f"note: {self.path} was made for another set or from other inputs; starting over")
             return 0
         done = int(st["done"])
@@ -109,7 +108,9 @@ def generate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     last = time.monotonic()
     batches = range(start, len(images), batch_size)
     for i in tqdm(batches, desc=f"{attack}", leave=False, disable=None if progress else True):
-        out[i:i + batch_size] = atk(images[i:i + batch_size].float(), labels[i:i + batch_size])
+        # detached: some attacks (AutoAttack's) return images still on their autograd graph, which the copy would
+        # chain into `out`, keeping every batch's graph alive until the end
+        out[i:i + batch_size] = atk(images[i:i + batch_size].float(), labels[i:i + batch_size]).detach()
         end = min(i + batch_size, len(images))
         if state is not None and end < len(images) and time.monotonic() - last >= SAVE_EVERY_S:
             state.save(out, end)

@@ -2,7 +2,8 @@
 
 A sidecar records the config an artifact was made with, the code version, metrics, the sha256 of
 the artifact itself, and the digest of every input it was made from (checkpoints, adversarial sets
-and LUT tables by sha256, CIFAR-10 batches by md5). A step is skipped only when its config, its
+and LUT tables by sha256, CIFAR-10 batches by the sha256 of their labels and pixels, whatever file layout holds
+them: see `data.CONTENT_SHA256`). A step is skipped only when its config, its
 inputs' digests and its own file's digest all match (`stale_reason` says why not otherwise), so a
 rerun after one model was retrained redoes exactly what depends on it, and a truncated artifact
 whose sidecar survived is redone instead of read. Digests are cached by (path, size, mtime).
@@ -23,16 +24,34 @@ def sidecar_path(path: Path | str) -> Path:
     return Path(str(path) + ".json")
 
 
+def _data_digest(role: str, path: Path) -> dict:
+    """A CIFAR-10 batch: its file's md5 (what the published checksums are) and the sha256 of its labels and
+    pixels (what makes two copies the same data). A missing official batch is downloaded from the md5-checked
+    archive before anything reads it, so it is recorded with the official content it will hold."""
+    from .data import CONTENT_SHA256, DataError, content_sha256
+
+    if not path.is_file():
+        official = CONTENT_SHA256.get(role.removeprefix("data:"))
+        return {"path": str(path), "md5": "missing", "content_sha256": official or "missing"}
+    try:
+        data = cached_digest(path, "cifar10-content", compute=content_sha256)
+    except DataError:
+        data = "unreadable"
+    return {"path": str(path), "md5": cached_digest(path, "md5"), "content_sha256": data}
+
+
 def digest_inputs(inputs: dict | None) -> dict:
-    """{role: path} -> {role: {"path", "sha256"}}; roles starting with "data:" are hashed by md5
-    (CIFAR-10's published checksums are md5). A missing input is recorded as missing."""
+    """{role: path} -> {role: {"path", "sha256"}}; roles starting with "data:" are CIFAR-10 batches (see
+    `_data_digest`). A missing input is recorded as missing."""
     out = {}
     for role, path in (inputs or {}).items():
         if path is None:
             continue
-        algo = "md5" if role.startswith("data:") else "sha256"
         p = Path(path)
-        out[role] = {"path": str(path), algo: cached_digest(p, algo) if p.is_file() else "missing"}
+        if role.startswith("data:"):
+            out[role] = _data_digest(role, p)
+        else:
+            out[role] = {"path": str(path), "sha256": cached_digest(p) if p.is_file() else "missing"}
     return out
 
 
@@ -54,6 +73,34 @@ def save_artifact(obj, path: Path | str, meta: dict, inputs: dict | None = None)
 def content(digest: dict) -> dict:
     """An input's digest without where it lay: what makes two inputs the same on any machine."""
     return {k: v for k, v in digest.items() if k != "path"}
+
+
+def _data_id(digest: dict) -> str | None:
+    """A CIFAR-10 batch's content digest: recorded, or known from the md5 that sidecars of earlier versions hold."""
+    from .data import CONTENT_SHA256, KNOWN_MD5
+
+    if "content_sha256" in digest:
+        return digest["content_sha256"]
+    name = KNOWN_MD5.get(digest.get("md5"))
+    return CONTENT_SHA256[name] if name else None
+
+
+def same_content(was: dict, now: dict) -> bool:
+    """Whether two digests of an input describe the same content, wherever it lay: CIFAR-10 batches by their
+    labels and pixels (the official files and copies without their `filenames` entry are the same data)."""
+    a, b = content(was or {}), content(now or {})
+    ia, ib = _data_id(a), _data_id(b)
+    if ia is not None and ib is not None:
+        return ia == ib
+    if "md5" in a and "md5" in b:  # a batch of unknown content recorded by an earlier version: its file
+        return a["md5"] == b["md5"]
+    return a == b
+
+
+def same_inputs(was: dict, now: dict) -> bool:
+    """{role: digest} twice: the same roles, each of the same content."""
+    was, now = was or {}, now or {}
+    return set(was) == set(now) and all(same_content(was[r], now[r]) for r in was)
 
 
 def write_sidecar(path: Path | str, meta: dict, inputs: dict | None = None) -> None:
@@ -110,7 +157,11 @@ def stale_reason(path: Path | str, config: dict, inputs: dict | None = None) -> 
     was = meta.get("inputs", {})
     for role, now in digest_inputs(inputs).items():
         # by content only: the same zoo and data under other paths (another machine) still match
-        if content(was.get(role, {})) != content(now):
+        if not same_content(was.get(role, {}), now):
+            if "missing" in (now.get("sha256"), now.get("content_sha256")):
+                return f"was made from a {role} that is missing now ({now['path']})"
+            if now.get("content_sha256") == "unreadable":
+                return f"was made from another {role} ({now['path']} is not a readable CIFAR-10 batch)"
             return f"was made from another {role} ({now['path']} changed since)"
     return None
 
@@ -130,5 +181,5 @@ def matches(path: Path | str, config: dict, inputs: dict | None = None) -> bool:
     return stale_reason(path, config, inputs) is None
 
 
-__all__ = ["code_version", "digest_inputs", "lut_tables", "matches", "read_sidecar", "save_artifact", "sidecar_path",
-           "stale_reason", "up_to_date", "write_sidecar"]
+__all__ = ["code_version", "content", "digest_inputs", "lut_tables", "matches", "read_sidecar", "same_content",
+           "same_inputs", "save_artifact", "sidecar_path", "stale_reason", "up_to_date", "write_sidecar"]

@@ -36,7 +36,7 @@ from .compiled import Compiled
 from .data import data_files, load_cifar10, to_float
 from .machine import device_label, hardware, native_bf16, pace_key, resolve_device, synchronizer
 from .parsing import parse_arch
-from .provenance import content, digest_inputs, lut_tables, read_sidecar, save_artifact, up_to_date
+from .provenance import digest_inputs, lut_tables, read_sidecar, same_content, save_artifact, up_to_date
 
 SCHEDULES = ("multistep", "multistep3", "cyclic", "constant")
 ROUTES = ("auto", "eager", "compiled", "compiled-cl")  # compiled-cl: torch.compile on channels-last tensors
@@ -308,7 +308,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         if not isinstance(st, dict) or not isinstance(st.get("config"), dict) or _identity(st["config"]) != cfg:
             raise ValueError(f"{state_path} was made with another configuration; --restart replaces it")
         changed = [r for r, d in (st.get("inputs") or {}).items()  # states of earlier versions carry none
-                   if content(d) != content(digests.get(r, {}))]
+                   if not same_content(d, digests.get(r, {}))]
         if changed:
             raise ValueError(f"{state_path}: its {', '.join(changed)} changed since this training started; "
                              "--restart starts over")
@@ -375,7 +375,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         seconds += took
         pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took}
         history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
-                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "machine": here})
+                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "machine": here, "seconds": took})
         if c.keep == "last" or best is None or val > best["val_acc"]:
             best = {"epoch": epoch + 1, "val_acc": val, "model": _cpu(model.state_dict())}
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "

@@ -55,8 +55,9 @@ def _load(cf: Path) -> None:
     _loaded_from = str(cf)
 
 
-def cached_digest(path: Path | str, algorithm: str = "sha256") -> str:
-    """The file's digest, from the cache when its path, size and mtime are unchanged."""
+def cached_digest(path: Path | str, algorithm: str = "sha256", compute=None) -> str:
+    """The file's digest, from the cache when its path, size and mtime are unchanged. `compute(path)`, when
+    given, makes a digest of another kind than hashlib's (then `algorithm` names that kind in the cache)."""
     from .atomic import atomic_write_text
 
     path = Path(path)
@@ -67,7 +68,7 @@ def cached_digest(path: Path | str, algorithm: str = "sha256") -> str:
         hit = _memory.get(key)
     if hit:
         return hit
-    digest = _digest(path, algorithm)
+    digest = compute(path) if compute is not None else _digest(path, algorithm)
     if _key(path, algorithm) != key:  # changed while we read it: do not cache a mixture
         return digest
     with _lock:

@@ -6,6 +6,7 @@ skips or resumes by itself. Steps are plain data, so they travel to worker proce
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .names import AT_EPS, ZOO_RECIPE, ModelName
 from .plan import Plan
 
 TRAIN_IMAGES, TEST_IMAGES = 45_000, 10_000
+RECENT_EPOCHS = 10  # how many of an interrupted training's latest epochs its projection reads
 
 
 @dataclass
@@ -131,8 +133,16 @@ class TrainStep(Step):
         if not p.is_file():
             return None
         try:
-            pace = load_plain(p, "training state")["pace"]
-            if pace["machine"] != pace_key(self.config(ctx).resolved().device):
+            st = load_plain(p, "training state")
+            here = pace_key(self.config(ctx).resolved().device)
+            # the median of its latest epochs here: an hour of sharing the CPU with another job (or a session's
+            # slow start) would bias a mean over every epoch for the rest of the training
+            recent = [float(h["seconds"]) for h in st.get("history", [])
+                      if isinstance(h, dict) and h.get("machine") == here and "seconds" in h][-RECENT_EPOCHS:]
+            if recent:
+                return statistics.median(recent)
+            pace = st["pace"]  # states of earlier versions: only the mean over its epochs here
+            if pace["machine"] != here:
                 return None
             return float(pace["seconds"]) / int(pace["epochs"])
         except (ValueError, KeyError, TypeError, ZeroDivisionError):

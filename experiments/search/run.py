@@ -21,7 +21,7 @@ from ..checkpoints import ckpt_meta
 from ..energy import conv_macs
 from ..parsing import parse_arch
 from ..data import data_files
-from ..provenance import content, digest_inputs, lut_tables, write_sidecar
+from ..provenance import digest_inputs, lut_tables, same_content, write_sidecar
 from .algorithm import make_algorithm
 from .config import SearchConfig
 from .evaluator import GenomeEvaluator
@@ -52,7 +52,7 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
         if saved["config"] != identity_json(cfg):
             raise ValueError(f"{state} belongs to another search configuration; use another output folder, "
                              "or --restart to replace it")
-        changed = [r for r, d in saved.get("inputs", {}).items() if content(d) != content(digests.get(r, {}))]
+        changed = [r for r, d in saved.get("inputs", {}).items() if not same_content(d, digests.get(r, {}))]
         if changed:
             raise ValueError(f"{state}: its {', '.join(changed)} changed since the search started; --restart "
                              "starts it over")

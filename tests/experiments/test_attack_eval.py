@@ -216,3 +216,16 @@ def test_compiled_wrapper_mode_is_its_model_s():
     assert m.training and all(x.training for x in m.modules())
     c.eval()
     assert not m.training and not any(x.training for x in m.modules())
+
+
+def test_generated_sets_carry_no_autograd_graph(monkeypatch):
+    """An attack that returns images still on its graph (as AutoAttack's did on a quant victim) must not chain
+    every batch's graph into the set: the set is plain data, equal to what the attack returned."""
+    from experiments import attacks
+
+    w = torch.ones((), requires_grad=True)
+    monkeypatch.setattr(attacks, "make_attack", lambda model, name, **p: (lambda x, y: (x * w).clamp(0, 1)))
+    x = torch.rand(25, 3, 32, 32)
+    out = attacks.generate(torch.nn.Identity(), x, torch.zeros(25, dtype=torch.long), "fgsm", batch_size=10,
+                           progress=False)
+    assert not out.requires_grad and out.grad_fn is None and torch.equal(out, x)

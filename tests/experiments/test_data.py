@@ -131,3 +131,72 @@ def test_batches_are_unpickled_without_running_code(tmp_path):
     with pytest.raises(data.DataError, match="data is float32, expected a uint8 array"):
         data.load_cifar10("test", d, download_missing=False)
     assert not marker.exists()
+
+
+def _with_filenames(src: Path, dst: Path) -> None:
+    """The official layout: the same batch with a `filenames` entry at its end."""
+    with open(src, "rb") as f:
+        d = pickle.load(f, encoding="bytes")
+    d[b"filenames"] = [f"image_{i:05d}.png".encode() for i in range(len(d[b"labels"]))]
+    with open(dst, "wb") as f:
+        pickle.dump(d, f, protocol=2)
+
+
+def test_batches_are_the_same_data_by_labels_and_pixels_not_by_file(tmp_path):
+    from experiments.provenance import digest_inputs, same_content, same_inputs, stale_reason, write_sidecar
+
+    a = synthetic_folder(tmp_path / "a")
+    b = tmp_path / "b"
+    b.mkdir()
+    for name in data.TRAIN_FILES + data.TEST_FILES:
+        _with_filenames(a / name, b / name)
+    da, db = digest_inputs(data.data_files("test", a)), digest_inputs(data.data_files("test", b))
+    assert da["data:test_batch"]["md5"] != db["data:test_batch"]["md5"]
+    assert same_inputs(da, db)
+    art = tmp_path / "result.csv"
+    art.write_text("x\n1\n")
+    write_sidecar(art, {"config": {"k": 1}}, data.data_files(("train", "test"), a))
+    assert stale_reason(art, {"k": 1}, data.data_files(("train", "test"), b)) is None
+    # one pixel changed: another data set
+    with open(b / "test_batch", "rb") as f:
+        d = pickle.load(f, encoding="bytes")
+    d[b"data"][3, 100] ^= 1
+    with open(b / "test_batch", "wb") as f:
+        pickle.dump(d, f, protocol=2)
+    assert "was made from another data:test_batch" in stale_reason(art, {"k": 1}, data.data_files(("train", "test"), b))
+    # a damaged batch says so, and an absent one is named as missing
+    (b / "test_batch").write_bytes(b"\x80\x02garbage")
+    assert "not a readable CIFAR-10 batch" in stale_reason(art, {"k": 1}, data.data_files(("train", "test"), b))
+    # a batch of unknown content that an earlier version recorded by its md5 alone still compares by that md5
+    old = {"path": "/elsewhere/test_batch", "md5": da["data:test_batch"]["md5"]}
+    assert same_content(old, da["data:test_batch"]) and not same_content(old, db["data:test_batch"])
+
+
+def test_missing_official_batches_count_as_the_official_data(tmp_path):
+    """A clean clone without the data: the committed zoo and results are up to date (the md5-checked download
+    will hold exactly the official labels and pixels), not 'made from another data'."""
+    from experiments.provenance import digest_inputs, same_content
+
+    now = digest_inputs(data.data_files("test", tmp_path / "absent"))["data:test_batch"]
+    assert now["md5"] == "missing" and now["content_sha256"] == data.CONTENT_SHA256["test_batch"]
+    # what the zoo's sidecars recorded (../shared/data's file md5) and the official archive's md5 both match it
+    assert same_content({"md5": "1e3ab2124eead255213e5dccc07cb6a7"}, now)
+    assert same_content({"md5": "40351d587109b95175f43aff81a1287e"}, now)
+    assert not same_content({"md5": "d46ec4c9ee3ee9e99e11d85c33cf907d"}, now)  # data_batch_1's
+
+
+FULL = SHARED / "cifar-10-batches-py"
+
+
+@pytest.mark.skipif(not FULL.is_dir(), reason="../shared/data not beside the checkout")
+def test_full_cifar10_content_digests(tmp_path):
+    from experiments.provenance import digest_inputs, same_content
+
+    for name in data.TRAIN_FILES + data.TEST_FILES:
+        assert data.content_sha256(FULL / name) == data.CONTENT_SHA256[name]
+        assert data.KNOWN_MD5[hashlib.md5((FULL / name).read_bytes()).hexdigest()] == name
+    # the shared test batch in the official layout (with `filenames`) is the same data as the committed zoo's
+    _with_filenames(FULL / "test_batch", tmp_path / "test_batch")
+    official = digest_inputs({"data:test_batch": tmp_path / "test_batch"})["data:test_batch"]
+    assert official["md5"] != "1e3ab2124eead255213e5dccc07cb6a7"
+    assert same_content({"path": str(FULL / "test_batch"), "md5": "1e3ab2124eead255213e5dccc07cb6a7"}, official)
