@@ -8,6 +8,8 @@ so a batch file from anywhere cannot run code; a folder lacking the official `fi
 from __future__ import annotations
 
 import codecs
+import contextlib
+import contextvars
 import os
 import pickle
 import tarfile
@@ -53,6 +55,26 @@ KNOWN_MD5 = {
 
 class DataError(RuntimeError):
     pass
+
+
+# off inside `no_downloads()`: a dry run lists what a run would do, and downloading 170 MB is not listing
+_downloads = contextvars.ContextVar("cifar10_downloads", default=True)
+
+
+@contextlib.contextmanager
+def no_downloads():
+    """Within it, a missing batch is a DataError instead of a download."""
+    token = _downloads.set(False)
+    try:
+        yield
+    finally:
+        _downloads.reset(token)
+
+
+def missing_files(root: Path | str | None = None) -> list[str]:
+    """The batch files (train and test) that `root` (default: `default_root()`) lacks."""
+    root = Path(root) if root is not None else default_root()
+    return [f for f in TRAIN_FILES + TEST_FILES if not (root / f).is_file()]
 
 
 def default_root() -> Path:
@@ -167,7 +189,7 @@ def load_cifar10(split: str = "test", root: Path | str | None = None, download_m
     files = TRAIN_FILES if split == "train" else TEST_FILES
     missing = [f for f in files if not (root / f).is_file()]
     if missing:
-        if not download_missing:
+        if not download_missing or not _downloads.get():
             raise DataError(f"CIFAR-10 files missing in {root}: {', '.join(missing)}")
         download(root)
     xs, ys = [], []

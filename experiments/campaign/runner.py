@@ -78,11 +78,22 @@ def select(steps: dict[str, Step], only: list[str] | None) -> dict[str, Step]:
 
 def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print) -> dict:
     """Print every step's state and the projected time of what is left; returns the totals."""
+    from ..data import DataError, default_root, missing_files, no_downloads
+
     width = max(len(k) for k in steps)
     left = {"train": 0.0, "other": 0.0}
     counts: dict[str, int] = {}
+    missing = missing_files(ctx.data_dir)
+    if missing:
+        log(f"CIFAR-10 is not in {ctx.data_dir or default_root()} ({', '.join(missing)} missing): a run downloads it "
+            "first (170 MB, md5-checked; or set CIFAR10_DIR). Steps whose state depends on its images are listed as "
+            "'needs data'")
     for sid, step in steps.items():
-        st = step.status(ctx)
+        try:
+            with no_downloads():
+                st = step.status(ctx)
+        except DataError:
+            st = Status("needs data", "its state is known once CIFAR-10 is here")
         counts[st.state] = counts.get(st.state, 0) + 1
         est = 0.0 if st.state == "done" else step.estimate_s(ctx, rates)
         left["train" if step.kind == "train" else "other"] += est

@@ -86,7 +86,7 @@ def test_builtin_plans_load_and_derive_the_zoo():
     assert (c.epochs, c.init, round(c.at_eps * 255)) == (2, "experiments/zoo/resnet8_float.pt", 1)
 
 
-def test_run_skip_and_redo_by_content(tiny, capsys):
+def test_run_skip_and_redo_by_content(tiny, capsys, monkeypatch):
     d, data = tiny
     ctx = ctx_for(d, data)
     said = []
@@ -116,6 +116,20 @@ def test_run_skip_and_redo_by_content(tiny, capsys):
     out = []
     dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
     assert "6 steps: 6 done" in out[-2]
+    # without the data: listed, never downloaded (the trainings here used other data than the official)
+    import dataclasses
+
+    from experiments import data as cifar
+
+    def no(*a, **k):
+        raise AssertionError("a dry run downloaded CIFAR-10")
+    monkeypatch.setattr(cifar, "download", no)
+    out.clear()
+    bare = dataclasses.replace(ctx, data_dir=str(d / "no-data-here"))
+    dry_run(derive_steps([load_plan(d / "tiny.toml")], bare), bare, FakeRates(), log=out.append)
+    assert out[0].startswith(f"CIFAR-10 is not in {d / 'no-data-here'} (data_batch_1, ")
+    assert [line.split()[1:3] for line in out if line.startswith("attack:")] == [["needs", "data"]] * 2
+    assert not (d / "no-data-here").exists()
 
 
 def test_parallel_equals_serial(tiny):
