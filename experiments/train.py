@@ -44,6 +44,7 @@ PRECISIONS = ("fp32", "bf16")
 PARAM_DTYPES = ("fp32", "fp16")
 SPLIT_SEED = 42        # the fixed train / validation split (the author's seed)
 EVAL_BATCH = 100       # validation and test batch (the thesis's evaluation batch: quant scales depend on it)
+PACE_LATEST = 10       # how many of the latest epochs' times a state keeps for projections
 
 
 @dataclass
@@ -373,9 +374,11 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         val = evaluate(model, xval, yval, EVAL_BATCH)
         took = time.perf_counter() - t0
         seconds += took
-        pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took}
+        # the latest epochs' own times too: a projection reads their median (see campaign.steps._own_rate)
+        pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took,
+                "latest": (list(pace.get("latest", [])) + [took])[-PACE_LATEST:]}
         history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
-                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "machine": here, "seconds": took})
+                        "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "machine": here})
         if c.keep == "last" or best is None or val > best["val_acc"]:
             best = {"epoch": epoch + 1, "val_acc": val, "model": _cpu(model.state_dict())}
         log(f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}: loss {tot_loss / seen:.4f}, "

@@ -15,7 +15,6 @@ from .names import AT_EPS, ZOO_RECIPE, ModelName
 from .plan import Plan
 
 TRAIN_IMAGES, TEST_IMAGES = 45_000, 10_000
-RECENT_EPOCHS = 10  # how many of an interrupted training's latest epochs its projection reads
 
 
 @dataclass
@@ -133,18 +132,14 @@ class TrainStep(Step):
         if not p.is_file():
             return None
         try:
-            st = load_plain(p, "training state")
-            here = pace_key(self.config(ctx).resolved().device)
+            pace = load_plain(p, "training state")["pace"]
+            if pace["machine"] != pace_key(self.config(ctx).resolved().device):
+                return None
             # the median of its latest epochs here: an hour of sharing the CPU with another job (or a session's
             # slow start) would bias a mean over every epoch for the rest of the training
-            recent = [float(h["seconds"]) for h in st.get("history", [])
-                      if isinstance(h, dict) and h.get("machine") == here and "seconds" in h][-RECENT_EPOCHS:]
-            if recent:
-                return statistics.median(recent)
-            pace = st["pace"]  # states of earlier versions: only the mean over its epochs here
-            if pace["machine"] != here:
-                return None
-            return float(pace["seconds"]) / int(pace["epochs"])
+            if pace.get("latest"):
+                return statistics.median(float(s) for s in pace["latest"])
+            return float(pace["seconds"]) / int(pace["epochs"])  # states of earlier versions: only the mean
         except (ValueError, KeyError, TypeError, ZeroDivisionError):
             return None
 

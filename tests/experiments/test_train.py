@@ -82,6 +82,7 @@ def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
     from experiments.machine import pace_key
     pace = torch.load(tmp_path / "b.pt.state", weights_only=True)["pace"]
     assert pace["machine"] == pace_key("cpu") and pace["epochs"] == 1 and pace["seconds"] > 0
+    assert pace["latest"] == [pace["seconds"]]  # the epochs' own times, for projections
     monkeypatch.undo()
     resumed = train(cfg, tmp_path / "b.pt", resume=True, progress=False, log=lambda *a: None)
     assert resumed["history"] == full["history"]
