@@ -41,16 +41,17 @@ CONTENT_SHA256 = {
     "data_batch_5": "dfb29fbbccea7d83fc292e9ad8d65ca4d03c841fe7d5ec747b4bcaa84725fda3",
     "test_batch": "4fde6bfba3af3410acbfa80c8527a959f0ac2588e9d0fc09bc8575c08c6800cf",
 }
-KNOWN_MD5 = {
-    # official archive (with `filenames`)
-    "c99cafc152244af753f735de768cd75f": "data_batch_1", "d4bba439e000b95fd0a9bffe97cbabec": "data_batch_2",
-    "54ebc095f3ab1f0389bbae665268c751": "data_batch_3", "634d18415352ddfa80567beed471001a": "data_batch_4",
-    "482c414d41f54cd18b22e5b47cb7c3cb": "data_batch_5", "40351d587109b95175f43aff81a1287e": "test_batch",
-    # the same batches without `filenames`
-    "d46ec4c9ee3ee9e99e11d85c33cf907d": "data_batch_1", "b59052152463b1ca2854db63c8851ec4": "data_batch_2",
-    "d898a7faaf1991199b2be2d48a89acc1": "data_batch_3", "05a96f02fd0ef7a2205a873680b2f6b1": "data_batch_4",
-    "a25fbf3484c0105d16d9217846fae6a7": "data_batch_5", "1e3ab2124eead255213e5dccc07cb6a7": "test_batch",
+OFFICIAL_MD5 = {  # the official archive's files (with `filenames`)
+    "data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e",
 }
+NO_FILENAMES_MD5 = {  # the same batches without `filenames` (../shared/data's)
+    "data_batch_1": "d46ec4c9ee3ee9e99e11d85c33cf907d", "data_batch_2": "b59052152463b1ca2854db63c8851ec4",
+    "data_batch_3": "d898a7faaf1991199b2be2d48a89acc1", "data_batch_4": "05a96f02fd0ef7a2205a873680b2f6b1",
+    "data_batch_5": "a25fbf3484c0105d16d9217846fae6a7", "test_batch": "1e3ab2124eead255213e5dccc07cb6a7",
+}
+KNOWN_MD5 = {md5: name for table in (OFFICIAL_MD5, NO_FILENAMES_MD5) for name, md5 in table.items()}
 
 
 class DataError(RuntimeError):
@@ -169,6 +170,30 @@ def content_sha256(path: Path | str) -> str:
     h.update(y.astype("<i8").tobytes())
     h.update(np.ascontiguousarray(x).tobytes())
     return h.hexdigest()
+
+
+def check(root: Path | str | None = None) -> list[dict]:
+    """Per batch file of `root` (default: `default_root()`): whether it holds the official CIFAR-10 batch of its
+    name, judged by its labels and pixels (state official | other | missing | unreadable), with its file's md5 and
+    layout (official file, or without the `filenames` entry)."""
+    from fileio import cached_digest
+
+    root = Path(root) if root is not None else default_root()
+    rows = []
+    for name in TRAIN_FILES + TEST_FILES:
+        path = root / name
+        row = {"file": name, "path": str(path), "state": "missing", "md5": None, "content_sha256": None, "layout": None}
+        if path.is_file():
+            row["md5"] = cached_digest(path, "md5")
+            try:
+                row["content_sha256"] = cached_digest(path, "cifar10-content", compute=content_sha256)
+                row["state"] = "official" if row["content_sha256"] == CONTENT_SHA256[name] else "other"
+            except DataError:
+                row["state"] = "unreadable"
+            row["layout"] = ("official file" if row["md5"] == OFFICIAL_MD5[name] else
+                             "without the filenames entry" if row["md5"] == NO_FILENAMES_MD5[name] else None)
+        rows.append(row)
+    return rows
 
 
 def data_files(splits: tuple[str, ...] | str = ("test",), root: Path | str | None = None) -> dict[str, Path]:

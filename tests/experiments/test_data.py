@@ -200,3 +200,37 @@ def test_full_cifar10_content_digests(tmp_path):
     official = digest_inputs({"data:test_batch": tmp_path / "test_batch"})["data:test_batch"]
     assert official["md5"] != "1e3ab2124eead255213e5dccc07cb6a7"
     assert same_content({"path": str(FULL / "test_batch"), "md5": "1e3ab2124eead255213e5dccc07cb6a7"}, official)
+
+
+def test_axx_data_checks_and_downloads_only_when_asked(server, tmp_path, capsys, monkeypatch):
+    import functools
+    import json
+
+    from axx.cli import main
+
+    base, md5, src = server
+    real = data.download
+    monkeypatch.setattr(data, "download", lambda *a, **k: pytest.fail("downloaded without --download"))
+    d = tmp_path / "c" / data.FOLDER
+    assert main(["data", "--data", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert out.count(" missing\n") == 6 and "axx data --download" in out and not d.exists()
+    monkeypatch.setattr(data, "download", functools.partial(real, url=base + "/cifar.tar.gz", md5=md5))
+    assert main(["data", "--data", str(d), "--download", "--quiet", "--json", str(tmp_path / "c.json")]) == 1
+    out = capsys.readouterr().out
+    assert out.count("other data") == 6 and "not the official CIFAR-10" in out  # the server's are synthetic
+    rows = json.loads((tmp_path / "c.json").read_text())["files"]
+    assert [r["state"] for r in rows] == ["other"] * 6
+    assert rows[-1]["content_sha256"] == data.content_sha256(src / "test_batch")
+    (d / "data_batch_3").write_bytes(b"garbage")
+    assert main(["data", "--data", str(d)]) == 1
+    assert "data_batch_3  not a readable CIFAR-10 batch" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not FULL.is_dir(), reason="../shared/data not beside the checkout")
+def test_axx_data_knows_the_official_batches(capsys):
+    from axx.cli import main
+
+    assert main(["data", "--data", str(FULL)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("official (without the filenames entry)") == 6 and "the official CIFAR-10" in out
