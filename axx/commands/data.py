@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..options import DATA_HELP, add_json, add_quiet
+from ..options import add_data, add_json, add_quiet
 
 
 def add(sub, schemes: str) -> None:
@@ -15,7 +15,7 @@ def add(sub, schemes: str) -> None:
                                    "results made from either match the committed zoo's). Exit status 0 when all six "
                                    "are the official ones, 1 otherwise. --download fetches the missing ones first "
                                    "(md5-checked archive), e.g. before going offline.")
-    d.add_argument("--data", help=DATA_HELP)
+    add_data(d)
     d.add_argument("--download", action="store_true", help="download the missing batch files first")
     add_json(d, "the check (per file: state, md5, content digest, layout)")
     add_quiet(d)
