@@ -172,24 +172,31 @@ def content_sha256(path: Path | str) -> str:
     return h.hexdigest()
 
 
+def batch_digest(path: Path) -> dict:
+    """An existing batch file's md5 (what published checksums are) and `content_sha256` (what makes two copies the
+    same data; "unreadable" for a file that is no CIFAR-10 batch), both cached like every digest."""
+    from fileio import cached_digest
+
+    try:
+        content = cached_digest(path, "cifar10-content", compute=content_sha256)
+    except DataError:
+        content = "unreadable"
+    return {"md5": cached_digest(path, "md5"), "content_sha256": content}
+
+
 def check(root: Path | str | None = None) -> list[dict]:
     """Per batch file of `root` (default: `default_root()`): whether it holds the official CIFAR-10 batch of its
     name, judged by its labels and pixels (state official | other | missing | unreadable), with its file's md5 and
     layout (official file, or without the `filenames` entry)."""
-    from fileio import cached_digest
-
     root = Path(root) if root is not None else default_root()
     rows = []
     for name in TRAIN_FILES + TEST_FILES:
         path = root / name
         row = {"file": name, "path": str(path), "state": "missing", "md5": None, "content_sha256": None, "layout": None}
         if path.is_file():
-            row["md5"] = cached_digest(path, "md5")
-            try:
-                row["content_sha256"] = cached_digest(path, "cifar10-content", compute=content_sha256)
-                row["state"] = "official" if row["content_sha256"] == CONTENT_SHA256[name] else "other"
-            except DataError:
-                row["state"] = "unreadable"
+            row.update(batch_digest(path))
+            row["state"] = ("unreadable" if row["content_sha256"] == "unreadable" else
+                            "official" if row["content_sha256"] == CONTENT_SHA256[name] else "other")
             row["layout"] = ("official file" if row["md5"] == OFFICIAL_MD5[name] else
                              "without the filenames entry" if row["md5"] == NO_FILENAMES_MD5[name] else None)
         rows.append(row)

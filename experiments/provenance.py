@@ -28,16 +28,12 @@ def _data_digest(role: str, path: Path) -> dict:
     """A CIFAR-10 batch: its file's md5 (what the published checksums are) and the sha256 of its labels and
     pixels (what makes two copies the same data). A missing official batch is downloaded from the md5-checked
     archive before anything reads it, so it is recorded with the official content it will hold."""
-    from .data import CONTENT_SHA256, DataError, content_sha256
+    from .data import CONTENT_SHA256, batch_digest
 
     if not path.is_file():
         official = CONTENT_SHA256.get(role.removeprefix("data:"))
         return {"path": str(path), "md5": "missing", "content_sha256": official or "missing"}
-    try:
-        data = cached_digest(path, "cifar10-content", compute=content_sha256)
-    except DataError:
-        data = "unreadable"
-    return {"path": str(path), "md5": cached_digest(path, "md5"), "content_sha256": data}
+    return {"path": str(path), **batch_digest(path)}
 
 
 def digest_inputs(inputs: dict | None) -> dict:
