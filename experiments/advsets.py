@@ -29,6 +29,9 @@ def load_advset(path: Path | str) -> tuple[torch.Tensor, torch.Tensor, dict]:
     if not isinstance(d, dict) or not {"images", "labels", "provenance"} <= d.keys():
         raise ValueError(f"{path} is not an adversarial set (made by `axx attack`)")
     x, y, prov = d["images"], d["labels"], d["provenance"]
+    if isinstance(x, torch.Tensor):
+        # sets saved before generate() detached its batches carry requires_grad; nothing here differentiates them
+        x = x.detach()
     if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dim() == 4 and tuple(x.shape[1:]) == (3, 32, 32)):
         raise ValueError(f"{path}: images must be a float tensor [N, 3, 32, 32], got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")

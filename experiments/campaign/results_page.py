@@ -184,9 +184,7 @@ def adaptive_section(spec, rows: list[dict], transfer_rows: list[dict]) -> list[
     if weaker:
         lines.append(f"Square leaves far more than adaptive PGD on {', '.join(weaker)}: there the gradient-free "
                      "attack is the weaker one (the victim's lowest number bounds its robustness), the reverse of "
-                     "gradient masking. A likely cause: Square queries only the images still standing, so a quant "
-                     "victim's per-batch activation scales change as its batch shrinks, and its quantized "
-                     "activations turn small random steps into no change of the output.\n")
+                     "gradient masking." + _why("beyond square-weaker") + "\n")
     return lines
 
 

@@ -125,6 +125,18 @@ def test_advset_of_another_dataset_refused(trained, tmp_path):
         load_advset(tmp_path / "junk.pt")
 
 
+def test_advset_saved_with_autograd_loads_detached(tmp_path):
+    # sets made before generate() detached its batches were saved with requires_grad (AutoAttack's): they load as
+    # plain data, so checking and scoring them builds no graph
+    from experiments.advsets import dataset_fingerprint
+    y = torch.arange(10) % 10
+    x = torch.rand(10, 3, 32, 32, requires_grad=True) * 1.0
+    prov = {"source": "s.pt", "attack": "autoattack", "eps": 8 / 255, "dataset": dataset_fingerprint(y)}
+    save_advset(tmp_path / "g.pt", x, y, prov, {})
+    xi, yi, _ = load_advset(tmp_path / "g.pt")
+    assert not xi.requires_grad and xi.grad_fn is None and torch.equal(xi, x.detach()) and torch.equal(yi, y)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
 @pytest.mark.parametrize("exec_type", ["float", "quant", "approx"])
 def test_gpu_attack_and_evaluation_equal_the_cpu_s(trained, tmp_path, exec_type):
