@@ -37,8 +37,11 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
         meta = metas[v]
         for et in exec_types:
             model = prepare_model(v, et, levels, data_dir, calib_images, device)
+            std: dict[int, float] = {}  # the clean accuracy on the first n images is the same for every set of n
             for path, adv, labels, prov in sets:
                 n = len(labels)
+                if n not in std:
+                    std[n] = evaluate(model, x[:n], y[:n], batch_size)
                 adaptive = bool(prov.get("adaptive"))
                 row = {"victim": str(v), "victim_arch": meta["arch"], "victim_params": meta["params"],
                        "victim_at": meta["at"], "victim_exec": model.exec_type, "levels": levels, "advset": path,
@@ -47,7 +50,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
                        "source_exec": prov["source_exec"], "source_at": prov["source_at"], "adaptive": adaptive,
                        "scenario": scenario(prov["source_arch"], prov["source_params"], meta["arch"], meta["params"],
                                             adaptive and Path(prov["source"]).resolve() == Path(v).resolve()),
-                       "std_acc": evaluate(model, x[:n], y[:n], batch_size),
+                       "std_acc": std[n],
                        "adv_acc": evaluate(model, adv, labels, batch_size),
                        "n_images": n, "batch_size": batch_size, "code_version": version}
                 rows.append(row)

@@ -230,7 +230,8 @@ def claims_section(verdicts: list[Verdict], title: str = "## The thesis's claims
     lines = [f"{title}\n", "| claim | thesis | verdict |", "|---|---|---|"]
     for v in shown:
         lines.append(f"| {v.claim.text} | {v.claim.section} | **{v.summary()}** |")
-    lines.append("\nThe numbers behind each verdict (mean adversarial accuracy in %, per stratum; "
+    lines.append("\nThe numbers behind each verdict (mean accuracy in %, adversarial unless the claim is about standard "
+                 "accuracy, per stratum; "
                  "`experiments/resources/thesis_claims.toml` holds each test):\n")
     for v in shown:
         if not v.evidence:
