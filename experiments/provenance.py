@@ -148,6 +148,8 @@ def stale_reason(path: Path | str, config: dict, inputs: dict | None = None) -> 
     if old != new:
         keys = sorted(k for k in set(old or {}) | set(new) if (old or {}).get(k) != new.get(k))
         return f"was made with another configuration (differs in {', '.join(keys) or 'its layout'})"
+    if not meta.get("sha256"):
+        return "has a sidecar of an older version (without the file's sha256): it cannot be checked"
     if meta.get("sha256") != cached_digest(path):
         return "changed since it was made (its sha256 differs from its sidecar's: damaged or replaced)"
     was = meta.get("inputs", {})

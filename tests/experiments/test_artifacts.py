@@ -81,6 +81,26 @@ def test_damaged_artifacts_with_intact_sidecars_are_redone(pipe, tmp_path):
                         {"source": ck, "data:test_batch": Path(data) / "test_batch"}) is None
 
 
+def test_sidecar_without_sha256_is_called_older_not_damaged(tmp_path):
+    # sidecars of early versions lack the sha256: the artifact is remade, and the message must not tell its owner
+    # that the file was damaged or replaced (it was not)
+    import json
+
+    from experiments.provenance import sidecar_path, write_sidecar
+    art = tmp_path / "set.pt"
+    art.write_bytes(b"adversarial images")
+    write_sidecar(art, {"config": {"k": 1}, "complete": True})
+    assert stale_reason(art, {"k": 1}) is None
+    meta = json.loads(sidecar_path(art).read_text())
+    del meta["sha256"]
+    sidecar_path(art).write_text(json.dumps(meta))
+    assert stale_reason(art, {"k": 1}) == ("has a sidecar of an older version (without the file's sha256): it "
+                                           "cannot be checked")
+    write_sidecar(art, {"config": {"k": 1}, "complete": True})
+    art.write_bytes(b"adversarial images, replaced")
+    assert "damaged or replaced" in stale_reason(art, {"k": 1})
+
+
 def test_interrupted_training_needs_resume_or_restart(pipe, tmp_path, capsys, monkeypatch):
     d, data, cfg = pipe
     out = tmp_path / "t.pt"
