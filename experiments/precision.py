@@ -47,9 +47,10 @@ def plan(archs: list[str], exec_type: str, precisions: list[str], seeds: list[in
 
 
 def config(run: Run, epochs: int, subset: int | None, data_dir: str | None, device: str,
-           test_images: int | None = None, val_images: int = 5000) -> TrainConfig:
+           test_images: int | None = None, val_images: int = 5000, route: str = "auto") -> TrainConfig:
     return TrainConfig(arch=run.arch, exec_type=run.exec_type, precision=run.precision, seed=run.seed, epochs=epochs,
-                       subset=subset, test_images=test_images, val_images=val_images, data_dir=data_dir, device=device)
+                       subset=subset, test_images=test_images, val_images=val_images, data_dir=data_dir, device=device,
+                       route=route)
 
 
 def _train_one(cfg: TrainConfig, out: str, threads: int | None, progress: bool) -> dict:
@@ -102,14 +103,14 @@ def _pct(v) -> str:
 
 def run(archs: list[str], exec_type: str = "float", precisions: tuple[str, ...] = ("fp32", "bf16"),
         seeds: list[int] = (1, 2, 3), epochs: int = 16, subset: int | None = None, test_images: int | None = None,
-        data_dir: str | None = None, device: str = "auto", jobs: int = 1, out: str | Path = "artifacts/precision",
-        val_images: int = 5000, progress: bool = True, log=print) -> dict:
+        data_dir: str | None = None, device: str = "auto", route: str = "auto", jobs: int = 1,
+        out: str | Path = "artifacts/precision", val_images: int = 5000, progress: bool = True, log=print) -> dict:
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     if not seeds:
         raise ValueError("give at least one seed")
     runs = plan(list(archs), exec_type, list(precisions), list(seeds))
-    cfgs = {r: config(r, epochs, subset, data_dir, device, test_images, val_images) for r in runs}
+    cfgs = {r: config(r, epochs, subset, data_dir, device, test_images, val_images, route) for r in runs}
     resolved = {r: c.resolved() for r, c in cfgs.items()}  # every bad argument (bf16 here, a device) before any work
     if any(c.init is not None for c in resolved.values()):
         raise ValueError("the precision check trains from scratch")
@@ -139,7 +140,8 @@ def run(archs: list[str], exec_type: str = "float", precisions: tuple[str, ...] 
     atomic_write_text(out / "runs.csv", _csv(rows, fields))
     atomic_write_text(out / "summary.csv", _csv(summary, list(summary[0])))
     cfg = {"archs": list(archs), "exec_type": exec_type, "precisions": list(precisions), "seeds": list(seeds),
-           "epochs": epochs, "subset": subset, "test_images": test_images, "device": str(dev), "jobs": jobs,
+           "epochs": epochs, "subset": subset, "test_images": test_images, "device": str(dev), "route": route,
+           "jobs": jobs,
            "tolerance": TOLERANCE}
     write_sidecar(out / "summary.csv", {"config": cfg, "summary": summary, "complete": True})
     for s in summary:

@@ -23,6 +23,10 @@ def add(sub, schemes: str) -> None:
     b.add_argument("--epochs", type=int, default=16, help="epochs of the short schedule (default 16)")
     b.add_argument("--subset", type=int, help="train on the first N images of the training split only")
     b.add_argument("--test-images", type=int, help="test accuracy on the first N test images (default all)")
+    b.add_argument("--route", default="auto", choices=("auto", "eager", "compiled", "compiled-cl"),
+                   help="how the training steps run, as `axx train --route` (default auto: each training times the "
+                        "routes at its start; eager skips torch.compile's minutes of compilation per training, which "
+                        "a 16-epoch run on a GPU may not win back)")
     add_device(b, "the trainings' (recorded in each sidecar)")
     b.add_argument("--jobs", type=int, default=1, help="trainings side by side (default 1; on a GPU they share it)")
     b.add_argument("--out", default="artifacts/precision", help="folder of the checkpoints and tables "
@@ -40,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     check([f"resnet{parse_arch(a)}" for a in args.arch], exec_type=args.exec, precisions=tuple(args.precisions),
           seeds=list(range(1, args.seeds + 1)), epochs=args.epochs, subset=args.subset, test_images=args.test_images,
-          data_dir=args.data, device=args.device, jobs=args.jobs, out=args.out, progress=not args.quiet)
+          data_dir=args.data, device=args.device, route=args.route, jobs=args.jobs, out=args.out, progress=not args.quiet)
     return 0

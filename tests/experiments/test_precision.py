@@ -42,7 +42,7 @@ def test_bf16_is_refused_before_anything_trains(data, tmp_path):
 
 def test_fp32_runs_tables_and_skip_on_rerun(data, tmp_path):
     kw = dict(precisions=("fp32",), seeds=[1, 2], epochs=1, subset=50, test_images=50, val_images=50, data_dir=data,
-              device="cpu", out=tmp_path / "p")
+              device="cpu", route="eager", out=tmp_path / "p")
     said = []
     res = run(["resnet8"], progress=False, log=said.append, **kw)
     assert [(r["precision"], r["seed"]) for r in res["rows"]] == [("fp32", 1), ("fp32", 2)]
@@ -51,6 +51,7 @@ def test_fp32_runs_tables_and_skip_on_rerun(data, tmp_path):
     assert [float(r["test_accuracy"]) for r in rows] == [r["test_accuracy"] for r in res["rows"]]
     side = json.loads((tmp_path / "p" / "summary.csv.json").read_text())
     assert side["config"]["seeds"] == [1, 2] and side["complete"] and side["code_version"]
+    assert side["config"]["route"] == "eager" and {r["route"] for r in rows} == {"eager"}  # as asked, none timed
     for seed in (1, 2):  # each training is an ordinary checkpoint with its recipe
         meta = json.loads((tmp_path / "p" / f"resnet8_float_fp32_s{seed}.pt.json").read_text())
         assert meta["config"]["seed"] == seed and meta["config"]["epochs"] == 1 and meta["precision"] == "fp32"
