@@ -22,6 +22,7 @@ from .accuracy import evaluate
 from .attacks import generate, run_attack
 from .checkpoints import ckpt_meta, prepare_model
 from .data import load_cifar10, to_float
+from .machine import exact_fp32
 from .parsing import parse_eps
 from .provenance import read_sidecar
 
@@ -95,6 +96,7 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
             w.writerow({k: r.get(k, "") for k in COLUMNS})
 
 
+@exact_fp32()
 def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str | list[int] | None = None,
            n_images: int | None = 1000, adaptive_images: int | None = 200, eps: str = "8/255",
            data_dir: str | None = None, calib_images: int = 5000, lut_root: Path | None = None,

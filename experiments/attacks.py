@@ -16,6 +16,7 @@ from .advsets import dataset_fingerprint, save_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .compiled import compiled
 from .data import data_files, load_cifar10, to_float
+from .machine import exact_fp32
 from .provenance import digest_inputs, lut_tables, read_sidecar, same_inputs, save_artifact, up_to_date
 
 DEFAULTS = {"eps": 8 / 255, "alpha": 2 / 255, "steps": 10}
@@ -140,6 +141,7 @@ def attack_config(source: str | Path, exec_type: str, attack: str, eps=None, alp
     return prov, inputs, (x, y)
 
 
+@exact_fp32()
 def run_attack(source: str | Path, exec_type: str, attack: str, out: str | Path, eps=None, alpha=None, steps=None,
                n: int | None = None, data_dir: str | None = None, adaptive: bool = False, levels=0,
                batch_size: int = 100, seed: int = 0, calib_images: int = 5000, progress: bool = True,

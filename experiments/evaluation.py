@@ -12,11 +12,13 @@ from .accuracy import evaluate
 from .advsets import dataset_fingerprint, load_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .data import data_files, load_cifar10
+from .machine import exact_fp32
 from .provenance import lut_tables, up_to_date, write_sidecar
 from .results import read_rows, write_rows
 from .scenarios import scenario
 
 
+@exact_fp32()
 def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data_dir: str | None = None,
              batch_size: int = 100, calib_images: int = 5000, log=print, device: str = "auto") -> list[dict]:
     """Standard and adversarial accuracy of every victim x execution type x adversarial set, on `device`

@@ -11,6 +11,7 @@ from ..accuracy import evaluate
 from ..advsets import load_advset
 from ..checkpoints import prepare_model
 from ..data import load_cifar10, to_float
+from ..machine import exact_fp32
 from .config import resolve_device
 
 _EVALUATORS: dict = {}
@@ -40,6 +41,7 @@ class _Evaluator:
         return evaluate_genome(self.model, levels, self.adv, self.labels, self.clean, self.y, self.batch_size)
 
 
+@exact_fp32()
 def evaluate_genome(model, levels, adv, labels, clean, y, batch_size: int = 500) -> dict:
     """One individual: the victim at these per-layer levels on the adversarial and the clean set."""
     t = time.perf_counter()
