@@ -52,10 +52,13 @@ def digest_inputs(inputs: dict | None) -> dict:
 
 
 def lut_tables(scheme: str = "marlin") -> Path:
-    """The table file an approx model of `scheme` reads (an input of everything approx)."""
-    from lut_build.artifacts import default_lut_root
+    """The table file an approx model of `scheme` reads (an input of everything approx), built from the
+    behavioural model when absent, as the model will be: a new checkout without `make luts` then holds the very
+    bytes its approx models were made from (RTL and model tables are equal), and they are skipped, not retrained
+    for "a lut that is missing"."""
+    from lut_build.artifacts import ensure_luts
 
-    return default_lut_root() / scheme / "luts.npy"
+    return ensure_luts(scheme) / "luts.npy"
 
 
 def save_artifact(obj, path: Path | str, meta: dict, inputs: dict | None = None) -> None:

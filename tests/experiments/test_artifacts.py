@@ -101,6 +101,21 @@ def test_sidecar_without_sha256_is_called_older_not_damaged(tmp_path):
     assert "damaged or replaced" in stale_reason(art, {"k": 1})
 
 
+def test_approx_artifacts_match_in_a_checkout_without_tables(tmp_path, monkeypatch):
+    # a new clone has no luts/ (ignored) until `make luts` or a first approx run: an approx model's table input
+    # was judged "missing now" and a finished zoo model retrained; the tables are built first, by content equal
+    from experiments.provenance import lut_tables, write_sidecar
+    monkeypatch.setenv("AXX_LUT_DIR", str(tmp_path / "a"))
+    made = lut_tables()
+    art = tmp_path / "approx.pt"
+    art.write_bytes(b"an approx model")
+    write_sidecar(art, {"config": {"k": 1}, "complete": True}, {"lut": made})
+    monkeypatch.setenv("AXX_LUT_DIR", str(tmp_path / "b"))  # another checkout, no tables yet
+    assert stale_reason(art, {"k": 1}, {"lut": lut_tables()}) is None
+    assert (tmp_path / "b" / "marlin" / "luts.npy").is_file()
+    assert cached_digest(tmp_path / "b" / "marlin" / "luts.npy") == cached_digest(made)
+
+
 def test_interrupted_training_needs_resume_or_restart(pipe, tmp_path, capsys, monkeypatch):
     d, data, cfg = pipe
     out = tmp_path / "t.pt"
