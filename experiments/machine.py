@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -48,6 +49,10 @@ def device_label(device: torch.device | str) -> str:
     return f"cuda ({torch.cuda.get_device_name(dev)}; TF32 convolutions)" if dev.type == "cuda" else "cpu"
 
 
+_exact = {"depth": 0, "saved": None}
+_exact_lock = threading.Lock()
+
+
 @contextmanager
 def exact_fp32():
     """Full fp32 in cuDNN's convolutions and cuBLAS's products for the duration (a decorator too): attacks
@@ -55,13 +60,20 @@ def exact_fp32():
     sums. PyTorch's default TF32 convolutions (which training keeps, as on the thesis's GPU) keep 10 mantissa
     bits: measured on an H100, an FGSM set from a quant ResNet-8 then differed from the CPU's in 3.3 % of
     its pixels (a quant network's rounding passes the last bits on to the gradient's sign), against 0.01 %
-    without TF32. A no-op on the CPU; the flags are restored afterwards."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    without TF32. A no-op on the CPU. The flags are process-wide: the first of overlapping users (nested
+    calls, a search's evaluation threads) turns them off, the last one out restores them."""
+    with _exact_lock:
+        if _exact["depth"] == 0:
+            _exact["saved"] = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        _exact["depth"] += 1
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        with _exact_lock:
+            _exact["depth"] -= 1
+            if _exact["depth"] == 0:
+                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = _exact["saved"]
 
 
 def synchronizer(device: torch.device | str):

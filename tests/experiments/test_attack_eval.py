@@ -166,6 +166,24 @@ def test_attacks_and_evaluations_run_without_tf32(trained, tmp_path, monkeypatch
     assert all(conv is False and mm is False for _, conv, mm in seen)
 
 
+def test_exact_fp32_overlapping_users_restore_once():
+    """Two overlapping users (a search's evaluation threads) that leave in the other order: the flags stay off
+    until the last one leaves, then come back as they were."""
+    from experiments.machine import exact_fp32
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        a, b = exact_fp32(), exact_fp32()
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        b.__exit__(None, None, None)
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")
 @pytest.mark.parametrize("exec_type", ["float", "quant", "approx"])
 def test_gpu_attack_and_evaluation_equal_the_cpu_s(trained, tmp_path, exec_type):
