@@ -12,17 +12,21 @@ from .accuracy import evaluate
 from .advsets import dataset_fingerprint, load_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .data import data_files, load_cifar10
+from .eval_reuse import EarlierRows, progress_path, row_key, std_key, typed
 from .machine import exact_fp32
-from .provenance import lut_tables, up_to_date, write_sidecar
+from .provenance import digest_inputs, lut_tables, sidecar_path, up_to_date, write_sidecar
 from .results import read_rows, write_rows
 from .scenarios import scenario
 
 
 @exact_fp32()
 def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data_dir: str | None = None,
-             batch_size: int = 100, calib_images: int = 5000, log=print, device: str = "auto") -> list[dict]:
+             batch_size: int = 100, calib_images: int = 5000, log=print, device: str = "auto",
+             earlier: EarlierRows | None = None, on_rows=None) -> list[dict]:
     """Standard and adversarial accuracy of every victim x execution type x adversarial set, on `device`
-    (auto: a CUDA GPU when torch sees one; no part of the results' identity)."""
+    (auto: a CUDA GPU when torch sees one; no part of the results' identity). Rows in `earlier` with the same
+    content (eval_reuse.py) are taken, not measured; `on_rows(rows)` is called with the rows so far after each
+    victim's execution type (what a killed run keeps)."""
     metas = {v: ckpt_meta(v) for v in victims}  # a missing or foreign checkpoint fails before any data is read
     sets = []
     for path in advsets:
@@ -34,14 +38,30 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
         if dataset_fingerprint(y[:len(labels)]) != prov.get("dataset") or not torch.equal(labels, y[:len(labels)]):
             raise ValueError(f"{path} was made from another dataset (size or label order differ from the first "
                              f"{len(labels)} test images here)")
-    rows, version = [], code_version()
-    for v in victims:
+    _, inputs = eval_config(victims, exec_types, advsets, levels, data_dir, batch_size, calib_images)
+    earlier = earlier or EarlierRows([])
+    digests = digest_inputs(inputs) if earlier else {}
+    settings = {"levels": levels, "batch_size": batch_size, "calib_images": calib_images}
+    rows, version, reused = [], code_version(), 0
+    for i, v in enumerate(victims):
         meta = metas[v]
         for et in exec_types:
-            model = prepare_model(v, et, levels, data_dir, calib_images, device)
+            model = None
             std: dict[int, float] = {}  # the clean accuracy on the first n images is the same for every set of n
-            for path, adv, labels, prov in sets:
+            for j, (path, adv, labels, prov) in enumerate(sets):
                 n = len(labels)
+                if earlier:
+                    key = row_key(digests[f"victim {i + 1}"], et, digests[f"adversarial set {j + 1}"], settings,
+                                  digests)
+                    if key in earlier.rows:
+                        rows.append({**typed(earlier.take(key), levels), "victim": str(v), "advset": path})
+                        reused += 1
+                        continue
+                    sk = std_key(digests[f"victim {i + 1}"], et, n, settings, digests)
+                    if n not in std and sk in earlier.std:
+                        std[n] = earlier.std[sk]
+                if model is None:
+                    model = prepare_model(v, et, levels, data_dir, calib_images, device)
                 if n not in std:
                     std[n] = evaluate(model, x[:n], y[:n], batch_size)
                 adaptive = bool(prov.get("adaptive"))
@@ -58,6 +78,11 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
                 rows.append(row)
                 log(f"{meta['arch']} {meta['params']}-params{' AT' if meta['at'] else ''} as {model.exec_type} vs "
                     f"{Path(path).name}: std {row['std_acc']:.4f}, adv {row['adv_acc']:.4f} ({row['scenario']})")
+            if on_rows is not None and model is not None:
+                on_rows(rows)
+    if reused:
+        log(f"took {reused} of {len(rows)} rows from earlier evaluations (same victim, set, data and settings by "
+            "content): not measured again")
     return rows
 
 
@@ -75,19 +100,46 @@ def eval_config(victims: list, exec_types: list[str], advsets: list, levels=0, d
 
 def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
                 data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print,
-                device: str = "auto") -> list[dict]:
-    """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config."""
+                device: str = "auto", reuse_from: list = (), restart: bool = False) -> list[dict]:
+    """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config. Rows of
+    earlier evaluations with the same content are reused (eval_reuse.py): from `out` itself (a table that went
+    stale because some of its victims or sets changed), from the rows a killed run kept (`out`.progress) and
+    from the tables in `reuse_from`; `restart` measures every row of a table that is not up to date again."""
     cfg, inputs = eval_config(victims, exec_types, advsets, levels, data_dir, batch_size, calib_images)
     if up_to_date(out, cfg, inputs, log):
         return read_rows(out)
-    rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
-                    calib_images=calib_images, log=log, device=device)
-    write_rows(rows, out)
     from .machine import hardware
+    progress = progress_path(out)
+    earlier = None if restart else EarlierRows([out, progress, *reuse_from], log)
+
+    def keep(rows: list[dict]) -> None:
+        write_rows(rows, progress)
+        write_sidecar(progress, {"config": cfg, "rows": len(rows), "complete": False, "hardware": hardware()},
+                      inputs)
+
+    rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
+                    calib_images=calib_images, log=log, device=device, earlier=earlier, on_rows=keep)
+    reused = _reused_hardware(earlier)
+    write_rows(rows, out)
     # float rounding of convolutions differs between CPU kinds (and compiled vs eager): a few images of a
-    # thousand may change class, so the table says which machine made it
-    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True, "hardware": hardware()}, inputs)
+    # thousand may change class, so the table says which machine made it (and which made the rows it reused)
+    write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True, "hardware": hardware(), **reused},
+                  inputs)
+    for p in (progress, sidecar_path(progress)):
+        p.unlink(missing_ok=True)
     return rows
+
+
+def _reused_hardware(earlier: EarlierRows | None) -> dict:
+    """{"reused_rows": n, "reused_hardware": [the machines that measured them]} for a table that took rows from
+    earlier runs; {} for one measured whole here."""
+    if not earlier or not earlier.used:
+        return {}
+    machines = []
+    for k in earlier.used:
+        if earlier.hardware[k] not in machines:
+            machines.append(earlier.hardware[k])
+    return {"reused_rows": len(earlier.used), "reused_hardware": machines}
 
 
 __all__ = ["eval_config", "eval_to_csv", "run_eval"]

@@ -96,6 +96,20 @@ def same_content(was: dict, now: dict) -> bool:
     return a == b
 
 
+def content_key(digest: dict) -> str | None:
+    """A string that two digests share when `same_content` calls them the same (for looking inputs up by
+    content); None for a missing or unreadable input."""
+    c = content(digest or {})
+    if "missing" in (c.get("sha256"), c.get("content_sha256"), c.get("md5")) or c.get("content_sha256") == "unreadable":
+        return None
+    i = _data_id(c)
+    if i is not None:
+        return f"data {i}"
+    if "md5" in c:
+        return f"md5 {c['md5']}"
+    return f"sha256 {c['sha256']}" if "sha256" in c else None
+
+
 def same_inputs(was: dict, now: dict) -> bool:
     """{role: digest} twice: the same roles, each of the same content."""
     was, now = was or {}, now or {}
@@ -182,5 +196,5 @@ def matches(path: Path | str, config: dict, inputs: dict | None = None) -> bool:
     return stale_reason(path, config, inputs) is None
 
 
-__all__ = ["code_version", "content", "digest_inputs", "lut_tables", "matches", "read_sidecar", "same_content",
-           "same_inputs", "save_artifact", "sidecar_path", "stale_reason", "up_to_date", "write_sidecar"]
+__all__ = ["code_version", "content", "content_key", "digest_inputs", "lut_tables", "matches", "read_sidecar",
+           "same_content", "same_inputs", "save_artifact", "sidecar_path", "stale_reason", "up_to_date", "write_sidecar"]

@@ -19,6 +19,10 @@ def add(sub, schemes: str) -> None:
     e.add_argument("--batch-size", type=int, default=100,
                    help="evaluation batch size (default 100, the thesis's; quant models use per-batch scales: it is "
                         "recorded)")
+    e.add_argument("--restart", action="store_true",
+                   help="measure every row again; by default a row that an earlier run measured (this CSV before "
+                        "its victims or sets changed, or a killed run's OUT.progress) is taken when its victim, set, "
+                        "data and settings have the same content")
     add_calib_images(e, "for approx victims")
     add_device(e, "no part of the results' identity")
     add_data(e)
@@ -32,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
 
     rows = eval_to_csv(args.victims, [e.strip() for e in args.exec.split(",")], args.advsets, args.out,
                        levels=parse_levels(args.levels), data_dir=args.data, batch_size=args.batch_size,
-                       calib_images=args.calib_images, device=args.device)
+                       calib_images=args.calib_images, device=args.device, restart=args.restart)
     print(f"{args.out}: {len(rows)} rows")
     return 0

@@ -237,7 +237,7 @@ class EvalStep(Step):
         from ..evaluation import eval_to_csv
         victims, execs, sets = self.args(ctx)
         eval_to_csv(victims, execs, sets, self.output(ctx), levels=self.levels, data_dir=ctx.data_dir, log=log,
-                    device=ctx.device)
+                    device=ctx.device, reuse_from=[self.partial_output(ctx)], restart=ctx.restart)
         drop_partial(self.partial_output(ctx))  # the complete table supersedes it
 
     def partial_output(self, ctx: Context) -> str:
@@ -257,7 +257,8 @@ class EvalStep(Step):
             drop_partial(self.partial_output(ctx))
             return None
         eval_to_csv(victims, list(self.exec), sets, self.partial_output(ctx), levels=self.levels,
-                    data_dir=ctx.data_dir, log=log, device=ctx.device)
+                    data_dir=ctx.data_dir, log=log, device=ctx.device, reuse_from=[self.output(ctx)],
+                    restart=ctx.restart)
         return self.partial_output(ctx)
 
 

@@ -289,3 +289,87 @@ def test_generated_sets_carry_no_autograd_graph(monkeypatch):
     out = attacks.generate(torch.nn.Identity(), x, torch.zeros(25, dtype=torch.long), "fgsm", batch_size=10,
                            progress=False)
     assert not out.requires_grad and out.grad_fn is None and torch.equal(out, x)
+
+
+def _counting_evaluate(monkeypatch, die_after: int | None = None) -> list:
+    """Patch the evaluation's accuracy function to count its calls (and to be killed after `die_after`)."""
+    import experiments.accuracy
+    import experiments.evaluation as ev
+    calls, real = [], experiments.accuracy.evaluate
+
+    def counted(*a, **k):
+        if die_after is not None and len(calls) == die_after:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(ev, "evaluate", counted)
+    return calls
+
+
+def test_killed_evaluation_resumes_to_the_uninterrupted_table(trained, tmp_path, monkeypatch):
+    """A run killed after its first victim keeps that victim's rows (OUT.progress, never a table); the next run
+    measures only the rest and writes the very table an uninterrupted run writes."""
+    import json
+
+    from experiments.evaluation import eval_to_csv
+    d, data = trained
+    quiet = dict(data_dir=data, log=lambda *a: None)
+    for src in ("f", "q"):
+        run_attack(d / f"{src}.pt", "float" if src == "f" else "quant", "fgsm", tmp_path / f"{src}-set.pt", n=40,
+                   progress=False, **quiet)
+    sets = [tmp_path / "f-set.pt", tmp_path / "q-set.pt"]
+    args = ([d / "f.pt", d / "q.pt"], ["float", "quant"], sets)
+    whole = eval_to_csv(*args, tmp_path / "whole.csv", **quiet)
+    per_group = 1 + len(sets)  # one clean evaluation, one per set
+    _counting_evaluate(monkeypatch, die_after=2 * per_group + 1)  # killed inside the second group... of victim 2
+    with pytest.raises(KeyboardInterrupt):
+        eval_to_csv(*args, tmp_path / "cut.csv", **quiet)
+    assert not (tmp_path / "cut.csv").exists()
+    kept = read_rows(tmp_path / "cut.csv.progress")
+    assert len(kept) == 2 * len(sets)  # victim 1's two execution types
+    assert json.loads((tmp_path / "cut.csv.progress.json").read_text())["complete"] is False
+    calls = _counting_evaluate(monkeypatch)
+    said = []
+    rows = eval_to_csv(*args, tmp_path / "cut.csv", data_dir=data, log=said.append)
+    assert len(calls) == 2 * per_group  # only victim 2 measured
+    assert any("took 4 of 8 rows" in m for m in said)
+    assert read_rows(tmp_path / "cut.csv") == read_rows(tmp_path / "whole.csv")
+    assert [r["adv_acc"] for r in rows] == [r["adv_acc"] for r in whole]
+    assert not (tmp_path / "cut.csv.progress").exists() and not (tmp_path / "cut.csv.progress.json").exists()
+    meta = json.loads((tmp_path / "cut.csv.json").read_text())
+    assert meta["reused_rows"] == 4 and len(meta["reused_hardware"]) == 1
+
+
+def test_a_grown_table_measures_only_its_new_rows(trained, tmp_path, monkeypatch):
+    """A partial table that gains a set (or a victim) takes its earlier rows by content; a set remade with other
+    bytes at the same path is measured again, a table edited after its sidecar gives nothing, --restart
+    measures everything."""
+    from experiments.evaluation import eval_to_csv
+    d, data = trained
+    quiet = dict(data_dir=data, log=lambda *a: None)
+    kw = dict(n=40, progress=False, **quiet)
+    run_attack(d / "f.pt", "float", "fgsm", tmp_path / "a.pt", **kw)
+    run_attack(d / "q.pt", "quant", "fgsm", tmp_path / "b.pt", **kw)
+    victims = [d / "f.pt", d / "q.pt"]
+    eval_to_csv(victims, ["float"], [tmp_path / "a.pt"], tmp_path / "t.partial.csv", **quiet)
+    calls = _counting_evaluate(monkeypatch)
+    grown = eval_to_csv(victims, ["float"], [tmp_path / "a.pt", tmp_path / "b.pt"], tmp_path / "t.csv",
+                        reuse_from=[tmp_path / "t.partial.csv"], **quiet)
+    assert len(calls) == 2  # set b on each victim; the clean accuracies come with the reused rows
+    fresh = eval_to_csv(victims, ["float"], [tmp_path / "a.pt", tmp_path / "b.pt"], tmp_path / "fresh.csv",
+                        restart=True, reuse_from=[tmp_path / "t.csv"], **quiet)
+    assert len(calls) == 2 + 2 * 3
+    assert [(r["std_acc"], r["adv_acc"]) for r in grown] == [(r["std_acc"], r["adv_acc"]) for r in fresh]
+    # set a made again with other bytes (eps 4/255) at the same path: its rows are measured again
+    run_attack(d / "f.pt", "float", "fgsm", tmp_path / "a.pt", eps=4 / 255, **kw)
+    calls.clear()
+    eval_to_csv(victims, ["float"], [tmp_path / "a.pt", tmp_path / "b.pt"], tmp_path / "t.csv", **quiet)
+    assert len(calls) == 2  # set a on each victim (clean accuracy reused)
+    # a table changed after its sidecar was written gives no rows
+    text = (tmp_path / "fresh.csv").read_text()
+    (tmp_path / "fresh.csv").write_text(text.replace("white-box", "black-box", 1))
+    calls.clear()
+    said = []
+    eval_to_csv(victims, ["float"], [tmp_path / "b.pt"], tmp_path / "u.csv", reuse_from=[tmp_path / "fresh.csv"],
+                data_dir=data, log=said.append)
+    assert len(calls) == 4 and any("changed since its sidecar" in m for m in said)
