@@ -21,8 +21,7 @@ import numpy as np
 import torch
 
 from emulator.safe_load import UnsafeFileError, load_plain
-from fileio import atomic_path
-
+from .provenance import torch_save
 from .search.state import STATE, convert_legacy
 
 
@@ -95,8 +94,7 @@ def convert_file(path: Path | str, out: Path | str | None = None, log=print) -> 
         if backup.exists():
             raise ValueError(f"{backup} exists already: give --out, or move it away first")
         shutil.copy2(path, backup)
-    with atomic_path(target) as tmp:
-        torch.save(plain, tmp)
+    torch_save(plain, target)
     load_plain(target, "converted file")  # what we wrote must load safely
     log(f"wrote {target} (plain data: tensors, numbers, strings, lists, dicts)"
         + (f"; the original is kept as {backup}" if target == path else ""))

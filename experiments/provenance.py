@@ -61,11 +61,20 @@ def lut_tables(scheme: str = "marlin") -> Path:
     return ensure_luts(scheme) / "luts.npy"
 
 
+def torch_save(obj, path: Path | str) -> None:
+    """torch.save `obj` atomically, as the same bytes for the same data wherever and whenever it is written.
+    Given a path, torch names the zip's inner folder after the file, here a temporary with a PID and a random
+    suffix: every save of equal data had another sha256, so nothing made again (an adversarial set on the next
+    machine) could match what was made from the first; given an open file it writes the fixed name 'archive'."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+
+
 def save_artifact(obj, path: Path | str, meta: dict, inputs: dict | None = None) -> None:
-    """torch.save `obj` atomically, then its sidecar (config, code version, metrics, date, digests)."""
+    """torch.save `obj` atomically (`torch_save`), then its sidecar (config, code version, metrics, date,
+    digests)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    torch_save(obj, path)
     write_sidecar(path, meta, inputs)
 
 
@@ -197,4 +206,5 @@ def matches(path: Path | str, config: dict, inputs: dict | None = None) -> bool:
 
 
 __all__ = ["code_version", "content", "content_key", "digest_inputs", "lut_tables", "matches", "read_sidecar",
-           "same_content", "same_inputs", "save_artifact", "sidecar_path", "stale_reason", "up_to_date", "write_sidecar"]
+           "same_content", "same_inputs", "save_artifact", "sidecar_path", "stale_reason", "torch_save", "up_to_date",
+           "write_sidecar"]

@@ -373,3 +373,25 @@ def test_a_grown_table_measures_only_its_new_rows(trained, tmp_path, monkeypatch
     eval_to_csv(victims, ["float"], [tmp_path / "b.pt"], tmp_path / "u.csv", reuse_from=[tmp_path / "fresh.csv"],
                 data_dir=data, log=said.append)
     assert len(calls) == 4 and any("changed since its sidecar" in m for m in said)
+
+
+def test_a_set_made_again_is_the_same_file_and_keeps_its_tables(trained, tmp_path):
+    """torch.save names a zip's inner folder after the file it writes (a temporary with a PID): every save of
+    equal data had another sha256, so a set made again on the next machine made every table from it stale.
+    Now equal data are equal bytes, and a table made from the first set is up to date with the second."""
+    import shutil
+
+    from experiments.evaluation import eval_to_csv
+    from fileio import cached_digest
+    d, data = trained
+    quiet = dict(data_dir=data, log=lambda *a: None)
+    run_attack(d / "f.pt", "float", "fgsm", tmp_path / "a.pt", n=30, progress=False, **quiet)
+    eval_to_csv([d / "q.pt"], ["quant"], [tmp_path / "a.pt"], tmp_path / "t.csv", **quiet)
+    first = cached_digest(tmp_path / "a.pt")
+    shutil.move(tmp_path / "a.pt", tmp_path / "old.pt")
+    (tmp_path / "a.pt.json").unlink()
+    run_attack(d / "f.pt", "float", "fgsm", tmp_path / "a.pt", n=30, progress=False, **quiet)
+    assert cached_digest(tmp_path / "a.pt") == first
+    said = []
+    eval_to_csv([d / "q.pt"], ["quant"], [tmp_path / "a.pt"], tmp_path / "t.csv", data_dir=data, log=said.append)
+    assert any("up to date" in m for m in said)
