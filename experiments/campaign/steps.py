@@ -227,11 +227,24 @@ class EvalStep(Step):
             return Status("waiting", f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
         cfg, inputs = eval_config(victims, execs, sets, self.levels, ctx.data_dir)
         why = stale_reason(self.output(ctx), cfg, inputs)
-        return Status("done") if why is None else Status("todo", "" if why == "does not exist" else why)
+        if why is None:
+            return Status("done")
+        kept = self._kept(ctx)
+        detail = "" if why == "does not exist" else why
+        return Status("todo", f"{detail}{'; ' if detail and kept else ''}{kept} rows kept by an interrupted run"
+                      if kept else detail)
+
+    def _kept(self, ctx: Context) -> int:
+        """Rows an interrupted run of this table kept (eval_reuse.py takes them up by content)."""
+        from ..eval_reuse import progress_path
+        meta = read_sidecar(progress_path(self.output(ctx))) or {}
+        return int(meta.get("rows") or 0) if isinstance(meta.get("rows"), int) else 0
 
     def estimate_s(self, ctx: Context, rates) -> float:
         n = ctx.n_images or TEST_IMAGES
-        return sum(2 * n * len(self.sets) / rates.eval(v.arch, e) for v in self.victims for e in self.exec)
+        whole = sum(2 * n * len(self.sets) / rates.eval(v.arch, e) for v in self.victims for e in self.exec)
+        rows = len(self.victims) * len(self.exec) * len(self.sets)
+        return whole * max(0, rows - self._kept(ctx)) / max(1, rows)
 
     def run(self, ctx: Context, log=print) -> None:
         from ..evaluation import eval_to_csv

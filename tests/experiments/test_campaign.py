@@ -148,7 +148,7 @@ def test_parallel_equals_serial(tiny):
     assert key(Path(par.results) / "tiny-n20" / "r8.csv") == key(Path(serial.results) / "tiny-n20" / "r8.csv")
 
 
-def test_partial_pages_from_what_exists_then_complete(tiny):
+def test_partial_pages_from_what_exists_then_complete(tiny, capsys):
     """--partial trains nothing, evaluates the victims and sets that exist into NAME.partial.csv, and
     writes a page that names what is missing; the complete run supersedes both."""
     d, data = tiny
@@ -171,9 +171,18 @@ def test_partial_pages_from_what_exists_then_complete(tiny):
     # a second partial run finds nothing new to do but the page
     res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial", partial=True), log=lambda *a: None)
     assert res["ran"] == ["eval:tiny/r8 (partial)", "report:tiny (partial)"] and not res["failed"]
-    # the complete run: trains the rest, writes the complete table and page, drops the partial table
+    # the complete run: trains the rest, writes the complete table (measuring only the rows the partial one
+    # lacks) and page, drops the partial table; a dry run first shows the rows an interrupted run kept
+    (out / "r8.csv.progress.json").write_text('{"rows": 3, "complete": false}')
+    said = []
+    reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), only=["train:*", "attack:*"], log=lambda *a: None)
+    reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), dry=True, log=said.append)
+    assert any(m.startswith("eval:tiny/r8") and "3 rows kept by an interrupted run" in m for m in said), said
+    capsys.readouterr()
     res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), log=lambda *a: None)
     assert "report:tiny" in res["ran"] and not res["failed"]
+    assert "took 2 of 8 rows from earlier evaluations" in capsys.readouterr().out
+    assert not (out / "r8.csv.progress.json").exists()
     assert (out / "r8.csv").is_file() and not (out / "r8.partial.csv").exists()
     assert not list(out.glob("r8.partial.csv*"))
     assert "**Partial results.**" not in (Path(ctx.results) / "tiny-n20.md").read_text()
