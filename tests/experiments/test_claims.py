@@ -109,3 +109,21 @@ def test_bad_claims_file(tmp_path):
     p.write_text('[[claims]]\nid = "a"\nsection = "s"\ntext = "t"\nkind = "spread"\nmax_sprad = 3\n')
     with pytest.raises(ValueError, match="unknown key max_sprad"):
         load_claims(p)
+
+
+def test_zoo_claim_bounds_admit_the_thesis_s_own_tables():
+    """A claim about standard accuracy under AT must hold on the thesis's own Tables 4.1 and 4.2, or its
+    verdict on our models says more about the bound than about the models."""
+    from experiments.campaign.claims import CLAIMS_TOML
+    numbers = CLAIMS_TOML.parent / "thesis_numbers.csv"
+    table = {}
+    for r in csv.DictReader(open(numbers)):
+        if r["table"] in ("4.1", "4.2"):
+            table[(r["table"], r["arch"], r["scenario_or_exec"])] = float(r["value_pct"])
+    diffs = {(a, e): v - table[("4.1", a, e)] for (t, a, e), v in table.items() if t == "4.2"}
+    assert len(diffs) == 12
+    for c in load_claims():
+        if c.kind == "zoo_at":
+            outside = {k: round(d, 2) for k, d in diffs.items()
+                       if (c.min_diff is not None and d < c.min_diff) or (c.max_diff is not None and d > c.max_diff)}
+            assert not outside, f"{c.id}: the thesis's own models fall outside its bounds: {outside}"
