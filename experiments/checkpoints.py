@@ -44,6 +44,25 @@ def checkpoint_bytes(arch: str) -> int:
     return sum(t.numel() * t.element_size() for t in sd.values()) + 64_000
 
 
+def conv_macs(arch: str) -> int:
+    """Multiply-accumulates of `arch`'s convolutions and linear layer for one 32x32 image: what a training's
+    per-image cost scales with from one depth to another."""
+    model, total = resnet(parse_arch(arch)).eval(), 0
+
+    def count(m, inp, out):
+        nonlocal total
+        w = m.weight
+        total += out[0].numel() * (w[0].numel())  # per output value: one weight row of MACs
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    return total
+
+
 def ckpt_meta(ckpt: str | Path) -> dict:
     st = read_checkpoint(ckpt)
     return {"arch": st["arch"], "params": st["exec_type"], "at": bool(st.get("at")), "at_eps": st.get("at_eps"),
@@ -64,4 +83,4 @@ def prepare_model(ckpt: str | Path, exec_type: str, levels=0, data_dir: str | No
     return model.to(resolve_device(device))
 
 
-__all__ = ["checkpoint_bytes", "ckpt_meta", "load_model", "prepare_model", "read_checkpoint"]
+__all__ = ["checkpoint_bytes", "ckpt_meta", "conv_macs", "load_model", "prepare_model", "read_checkpoint"]

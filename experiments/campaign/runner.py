@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print) -> di
         log(f"CIFAR-10 is not in {ctx.data_dir or default_root()} ({', '.join(missing)} missing): a run downloads it "
             "first (170 MB, md5-checked; or set CIFAR10_DIR). Steps whose state depends on its images are listed as "
             "'needs data'")
+    calibrated = _calibrate(steps, ctx, rates)
     for sid, step in steps.items():
         try:
             with no_downloads():
@@ -102,11 +104,35 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print) -> di
     hw = hardware()
     log(f"{len(steps)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     load = os.getloadavg()[0]
-    log(f"projected on this machine ({hw['cpu']}, {hw['torch_threads']} threads, eager fp32 steps): trainings left "
+    how = (f"trainings from the pace of {calibrated} here: of their parameter types scaled by work, of the others "
+           f"eager fp32 steps x{rates.calibration:.2f}" if calibrated else "eager fp32 steps")
+    log(f"projected on this machine ({hw['cpu']}, {hw['torch_threads']} threads, {how}): trainings left "
         f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
         + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
-           if load > 0.5 * (os.cpu_count() or 1) else ""))
+           if load > 0.5 * (os.cpu_count() or 1) and not calibrated else ""))
     return {"counts": counts, "train_s": left["train"], "other_s": left["other"]}
+
+
+def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
+    """Set `rates.paces` (seconds per multiply-accumulate of training, per parameter type, from the interrupted
+    trainings whose states hold epochs run here) and `rates.calibration` (the median of their own pace over the
+    timed eager steps' projection, for the types without such a training): a few eager steps timed beside a
+    running training projected ResNet-56 quant at 86 h for 42 epochs. Returns their names ('' when none)."""
+    factors, paces = {}, {}
+    for step in steps.values():
+        if step.kind == "train":
+            try:
+                f = step.calibration(ctx, rates)
+            except (OSError, ValueError):
+                f = None
+            if f:
+                factors[step.model.name] = f
+                paces.setdefault(step.model.params, []).append(step._own_rate(ctx) / step.work(ctx))
+    rates.calibration = statistics.median(factors.values()) if factors else 1.0
+    # seconds per multiply-accumulate of each parameter type that trains here now: a deeper network of the
+    # same type takes as much longer as it has more work (the timed steps scatter far more under load)
+    rates.paces = {p: statistics.median(v) for p, v in paces.items()}
+    return ", ".join(sorted(factors))
 
 
 def run_step(step: Step, ctx: Context, threads: int | None = None) -> str:

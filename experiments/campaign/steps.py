@@ -113,14 +113,36 @@ class TrainStep(Step):
 
     def estimate_s(self, ctx: Context, rates) -> float:
         left, _ = self.epochs_left(ctx)
-        c = self.config(ctx).resolved()
         own = self._own_rate(ctx)
         if own:  # an interrupted run's own pace on its machine beats a few timed steps
             return left * own
+        pace = getattr(rates, "paces", {}).get(self.model.params)
+        if pace:  # an interrupted run of these parameters here, scaled by work: the steadiest projection
+            return left * pace * self.work(ctx)
+        scale = getattr(rates, "calibration", 1.0)
+        return scale * (left * self.timed_epoch_s(ctx, rates)
+                        + TEST_IMAGES / rates.eval(self.model.arch, self.model.params))
+
+    def work(self, ctx: Context) -> float:
+        """One epoch's work in multiply-accumulates: training images x the network's MACs per image, twice
+        for adversarial training (one more forward and backward per step)."""
+        from ..checkpoints import conv_macs
+        c = self.config(ctx).resolved()
+        return min(TRAIN_IMAGES, c.subset or TRAIN_IMAGES) * conv_macs(self.model.arch) * (2.0 if self.model.at else 1.0)
+
+    def timed_epoch_s(self, ctx: Context, rates) -> float:
+        """One epoch's seconds from the timed eager steps (`rates`)."""
+        c = self.config(ctx).resolved()
         images = min(TRAIN_IMAGES, c.subset or TRAIN_IMAGES)
         rate = rates.train(self.model.arch, self.model.params)
-        per_epoch = images / rate * (2.0 if self.model.at else 1.0) + 5000 / rates.eval(self.model.arch, self.model.params)
-        return left * per_epoch + TEST_IMAGES / rates.eval(self.model.arch, self.model.params)
+        return images / rate * (2.0 if self.model.at else 1.0) + 5000 / rates.eval(self.model.arch, self.model.params)
+
+    def calibration(self, ctx: Context, rates) -> float | None:
+        """This interrupted run's own seconds per epoch here over the timed steps' projection of one: what the
+        timed eager steps miss (the compiled route the run took, the load they were timed under); None when its
+        state holds no pace of this machine."""
+        own = self._own_rate(ctx)
+        return own / self.timed_epoch_s(ctx, rates) if own else None
 
     def _own_rate(self, ctx: Context) -> float | None:
         """Seconds per epoch of the interrupted run in OUT.state, if one is there and its epochs ran on the

@@ -363,6 +363,25 @@ def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny
                                                    "latest": [900.0, 100.0, 110.0, 120.0, 400.0, 105.0]}},
                zoo / "resnet8_float.pt.state")
     assert step.estimate_s(ctx, FakeRates()) == pytest.approx(115.0)
+    # that pace also projects the trainings without one (eager steps timed under load projected hours that
+    # compiled trainings take a fraction of), and the dry run says by whose pace:
+    # of another parameter type by the timed steps scaled by its pace over theirs; of the same type by work
+    from experiments.campaign.names import ModelName
+    from experiments.campaign.runner import _calibrate
+    from experiments.campaign.steps import TrainStep
+    steps = derive_steps([load_plan(d / "tiny.toml")], ctx)
+    other, rates = steps["train:resnet8_quant"], FakeRates()
+    plain = other.estimate_s(ctx, rates)
+    deeper = TrainStep(id="train:resnet20_float", model=ModelName("resnet20", "float"),
+                       overrides=dict(step.overrides))
+    assert _calibrate({**steps, deeper.id: deeper}, ctx, rates) == "resnet8_float"
+    factor = 115.0 / step.timed_epoch_s(ctx, rates)
+    assert rates.calibration == pytest.approx(factor) and other.estimate_s(ctx, rates) == pytest.approx(factor * plain)
+    left, _ = deeper.epochs_left(ctx)
+    assert deeper.estimate_s(ctx, rates) == pytest.approx(left * 115.0 * 40_551_040 / 12_239_488)
+    said = []
+    dry_run(steps, ctx, FakeRates(), log=said.append)
+    assert "trainings from the pace of resnet8_float here" in said[-1] and f"x{factor:.2f}" in said[-1]
 
 
 def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
