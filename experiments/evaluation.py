@@ -22,11 +22,13 @@ from .scenarios import scenario
 @exact_fp32()
 def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data_dir: str | None = None,
              batch_size: int = 100, calib_images: int = 5000, log=print, device: str = "auto",
-             earlier: EarlierRows | None = None, on_rows=None) -> list[dict]:
+             earlier: EarlierRows | None = None, on_rows=None, progress: bool = False) -> list[dict]:
     """Standard and adversarial accuracy of every victim x execution type x adversarial set, on `device`
     (auto: a CUDA GPU when torch sees one; no part of the results' identity). Rows in `earlier` with the same
     content (eval_reuse.py) are taken, not measured; `on_rows(rows)` is called with the rows so far after each
-    victim's execution type (what a killed run keeps)."""
+    victim's execution type (what a killed run keeps). `progress`: a bar over the rows."""
+    from tqdm import tqdm
+
     metas = {v: ckpt_meta(v) for v in victims}  # a missing or foreign checkpoint fails before any data is read
     sets = []
     for path in advsets:
@@ -43,6 +45,8 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
     digests = digest_inputs(inputs) if earlier else {}
     settings = {"levels": levels, "batch_size": batch_size, "calib_images": calib_images}
     rows, version, reused = [], code_version(), 0
+    bar = tqdm(total=len(victims) * len(exec_types) * len(sets), desc="evaluation", unit="row",
+               disable=None if progress else True)
     for i, v in enumerate(victims):
         meta = metas[v]
         for et in exec_types:
@@ -56,6 +60,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
                     if key in earlier.rows:
                         rows.append({**typed(earlier.take(key), levels), "victim": str(v), "advset": path})
                         reused += 1
+                        bar.update()
                         continue
                     sk = std_key(digests[f"victim {i + 1}"], et, n, settings, digests)
                     if n not in std and sk in earlier.std:
@@ -76,10 +81,12 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
                        "adv_acc": evaluate(model, adv, labels, batch_size),
                        "n_images": n, "batch_size": batch_size, "code_version": version}
                 rows.append(row)
+                bar.update()
                 log(f"{meta['arch']} {meta['params']}-params{' AT' if meta['at'] else ''} as {model.exec_type} vs "
                     f"{Path(path).name}: std {row['std_acc']:.4f}, adv {row['adv_acc']:.4f} ({row['scenario']})")
             if on_rows is not None and model is not None:
                 on_rows(rows)
+    bar.close()
     if reused:
         log(f"took {reused} of {len(rows)} rows from earlier evaluations (same victim, set, data and settings by "
             "content): not measured again")
@@ -100,7 +107,8 @@ def eval_config(victims: list, exec_types: list[str], advsets: list, levels=0, d
 
 def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | Path, levels=0,
                 data_dir: str | None = None, batch_size: int = 100, calib_images: int = 5000, log=print,
-                device: str = "auto", reuse_from: list = (), restart: bool = False) -> list[dict]:
+                device: str = "auto", reuse_from: list = (), restart: bool = False,
+                progress: bool = False) -> list[dict]:
     """run_eval into a results CSV with its sidecar; skipped when the CSV exists with this config. Rows of
     earlier evaluations with the same content are reused (eval_reuse.py): from `out` itself (a table that went
     stale because some of its victims or sets changed), from the rows a killed run kept (`out`.progress) and
@@ -118,7 +126,8 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
                       inputs)
 
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
-                    calib_images=calib_images, log=log, device=device, earlier=earlier, on_rows=keep)
+                    calib_images=calib_images, log=log, device=device, earlier=earlier, on_rows=keep,
+                    progress=progress)
     reused = _reused_hardware(earlier)
     write_rows(rows, out)
     # float rounding of convolutions differs between CPU kinds (and compiled vs eager): a few images of a

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_calib_images, add_data, add_device, add_out
+from ..options import add_calib_images, add_data, add_device, add_out, add_quiet
 
 
 def add(sub, schemes: str) -> None:
@@ -27,6 +27,7 @@ def add(sub, schemes: str) -> None:
     add_device(e, "no part of the results' identity")
     add_data(e)
     add_out(e, "results CSV")
+    add_quiet(e)
     e.set_defaults(func=run)
 
 
@@ -36,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
 
     rows = eval_to_csv(args.victims, [e.strip() for e in args.exec.split(",")], args.advsets, args.out,
                        levels=parse_levels(args.levels), data_dir=args.data, batch_size=args.batch_size,
-                       calib_images=args.calib_images, device=args.device, restart=args.restart)
+                       calib_images=args.calib_images, device=args.device, restart=args.restart, progress=not args.quiet)
     print(f"{args.out}: {len(rows)} rows")
     return 0

@@ -272,7 +272,8 @@ class EvalStep(Step):
         from ..evaluation import eval_to_csv
         victims, execs, sets = self.args(ctx)
         eval_to_csv(victims, execs, sets, self.output(ctx), levels=self.levels, data_dir=ctx.data_dir, log=log,
-                    device=ctx.device, reuse_from=[self.partial_output(ctx)], restart=ctx.restart)
+                    device=ctx.device, reuse_from=[self.partial_output(ctx)], restart=ctx.restart,
+                    progress=ctx.progress)
         drop_partial(self.partial_output(ctx))  # the complete table supersedes it
 
     def partial_output(self, ctx: Context) -> str:
@@ -293,7 +294,7 @@ class EvalStep(Step):
             return None
         eval_to_csv(victims, list(self.exec), sets, self.partial_output(ctx), levels=self.levels,
                     data_dir=ctx.data_dir, log=log, device=ctx.device, reuse_from=[self.output(ctx)],
-                    restart=ctx.restart)
+                    restart=ctx.restart, progress=ctx.progress)
         return self.partial_output(ctx)
 
 
