@@ -117,12 +117,12 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
     if up_to_date(out, cfg, inputs, log):
         return read_rows(out)
     from .machine import hardware
-    progress = progress_path(out)
-    earlier = None if restart else EarlierRows([out, progress, *reuse_from], log)
+    kept = progress_path(out)
+    earlier = None if restart else EarlierRows([out, kept, *reuse_from], log)
 
     def keep(rows: list[dict]) -> None:
-        write_rows(rows, progress)
-        write_sidecar(progress, {"config": cfg, "rows": len(rows), "complete": False, "hardware": hardware()},
+        write_rows(rows, kept)
+        write_sidecar(kept, {"config": cfg, "rows": len(rows), "complete": False, "hardware": hardware()},
                       inputs)
 
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
@@ -134,7 +134,7 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
     # thousand may change class, so the table says which machine made it (and which made the rows it reused)
     write_sidecar(out, {"config": cfg, "rows": len(rows), "complete": True, "hardware": hardware(), **reused},
                   inputs)
-    for p in (progress, sidecar_path(progress)):
+    for p in (kept, sidecar_path(kept)):
         p.unlink(missing_ok=True)
     return rows
 
