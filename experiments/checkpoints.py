@@ -2,6 +2,7 @@
 another execution type, calibrated when an approx model needs scales its parameters lack)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -44,6 +45,7 @@ def checkpoint_bytes(arch: str) -> int:
     return sum(t.numel() * t.element_size() for t in sd.values()) + 64_000
 
 
+@functools.lru_cache(maxsize=None)
 def conv_macs(arch: str) -> int:
     """Multiply-accumulates of `arch`'s convolutions and linear layer for one 32x32 image: what a training's
     per-image cost scales with from one depth to another."""
