@@ -121,13 +121,10 @@ def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
     factors, paces = {}, {}
     for step in steps.values():
         if step.kind == "train":
-            try:
-                f = step.calibration(ctx, rates)
-            except (OSError, ValueError):
-                f = None
-            if f:
-                factors[step.model.name] = f
-                paces.setdefault(step.model.params, []).append(step._own_rate(ctx) / step.work(ctx))
+            own = step._own_rate(ctx)  # reads the training state: once per step
+            if own:
+                factors[step.model.name] = own / step.timed_epoch_s(ctx, rates)
+                paces.setdefault(step.model.params, []).append(own / step.work(ctx))
     rates.calibration = statistics.median(factors.values()) if factors else 1.0
     # seconds per multiply-accumulate of each parameter type that trains here now: a deeper network of the
     # same type takes as much longer as it has more work (the timed steps scatter far more under load)

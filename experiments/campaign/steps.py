@@ -137,13 +137,6 @@ class TrainStep(Step):
         rate = rates.train(self.model.arch, self.model.params)
         return images / rate * (2.0 if self.model.at else 1.0) + 5000 / rates.eval(self.model.arch, self.model.params)
 
-    def calibration(self, ctx: Context, rates) -> float | None:
-        """This interrupted run's own seconds per epoch here over the timed steps' projection of one: what the
-        timed eager steps miss (the compiled route the run took, the load they were timed under); None when its
-        state holds no pace of this machine."""
-        own = self._own_rate(ctx)
-        return own / self.timed_epoch_s(ctx, rates) if own else None
-
     def _own_rate(self, ctx: Context) -> float | None:
         """Seconds per epoch of the interrupted run in OUT.state, if one is there and its epochs ran on the
         machine that would continue it (a state trained on a GPU says nothing of a CPU's pace)."""
