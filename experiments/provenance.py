@@ -11,6 +11,7 @@ whose sidecar survived is redone instead of read. Digests are cached by (path, s
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import platform
 from pathlib import Path
@@ -125,14 +126,67 @@ def same_inputs(was: dict, now: dict) -> bool:
     return set(was) == set(now) and all(same_content(was[r], now[r]) for r in was)
 
 
+# Inputs that a step makes again, to the same recipe, where they are missing: adversarial sets (large, not
+# committed, remade on each machine). A result records their recipes, so that it stays up to date on a machine
+# that lacks them while the recipe that made them is unchanged (`stale_reason`'s `standins`); trained models are
+# committed instead (a training is not repeatable across machines).
+REMADE_ROLES = ("adversarial set",)
+
+
+def recipe_key(config: dict, digests: dict) -> str:
+    """What makes an artifact what it is, wherever it is made: its configuration and the content of its inputs
+    (`digest_inputs` form), as one sha256. A set's sidecar gives it (`recipe_of`) and so does the step that would
+    make the set, before the set exists."""
+    body = {"config": _plain(config), "inputs": {r: content_key(d) for r, d in sorted((digests or {}).items())}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def recipe_of(path: Path | str) -> str | None:
+    """The recipe key of a complete artifact, from its sidecar (None without one)."""
+    meta = read_sidecar(path)
+    if meta is None or not meta.get("complete", True) or "config" not in meta or "inputs" not in meta:
+        return None
+    return recipe_key(meta["config"], meta["inputs"])
+
+
+def input_recipes(inputs: dict | None) -> dict:
+    """{role: recipe key} of the inputs of a REMADE_ROLES kind that exist, with their sidecars."""
+    out = {}
+    for role, path in (inputs or {}).items():
+        if path is not None and role.startswith(REMADE_ROLES) and Path(path).is_file():
+            key = recipe_of(path)
+            if key is not None:
+                out[role] = key
+    return out
+
+
 def write_sidecar(path: Path | str, meta: dict, inputs: dict | None = None) -> None:
     full = {"code_version": code_version(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "torch": torch.__version__, **meta}
     if inputs is not None:
         full["inputs"] = digest_inputs(inputs)
+        recipes = input_recipes(inputs)
+        if recipes:
+            full["recipes"] = recipes
     if Path(path).is_file():
         full["sha256"] = cached_digest(path)
     atomic_write_text(sidecar_path(path), json.dumps(full, indent=2, default=str) + "\n")
+
+
+def record_recipes(path: Path | str, inputs: dict) -> bool:
+    """Add the recipes of its REMADE_ROLES inputs to the sidecar of a result made before sidecars recorded them.
+    Only for a result that is up to date with those very inputs here (the caller checks `stale_reason`); the
+    result and everything its sidecar checks stay as they were. True when the sidecar changed."""
+    meta = read_sidecar(path)
+    if meta is None:
+        return False
+    have = meta.get("recipes") or {}
+    new = {r: k for r, k in input_recipes(inputs).items() if r not in have}
+    if not new:
+        return False
+    meta["recipes"] = {**have, **new}
+    atomic_write_text(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
+    return True
 
 
 def read_sidecar(path: Path | str) -> dict | None:
@@ -158,9 +212,12 @@ def _plain(config: dict) -> dict:
     return json.loads(json.dumps(config, default=str))
 
 
-def stale_reason(path: Path | str, config: dict, inputs: dict | None = None) -> str | None:
+def stale_reason(path: Path | str, config: dict, inputs: dict | None = None,
+                 standins: dict | None = None) -> str | None:
     """None when `path` is complete and was made with exactly this config from inputs with these
-    contents; otherwise why it must be (re)made, in a few words."""
+    contents; otherwise why it must be (re)made, in a few words. `standins` ({role: recipe key}): inputs that
+    may be missing here, made again to that recipe where needed; one that is missing counts as the same input
+    when the sidecar records that very recipe for it (REMADE_ROLES)."""
     path = Path(path)
     if not path.is_file():
         return "does not exist"
@@ -179,7 +236,11 @@ def stale_reason(path: Path | str, config: dict, inputs: dict | None = None) -> 
     if meta.get("sha256") != cached_digest(path):
         return "changed since it was made (its sha256 differs from its sidecar's: damaged or replaced)"
     was = meta.get("inputs", {})
+    recorded = meta.get("recipes") or {}
     for role, now in digest_inputs(inputs).items():
+        if (now.get("sha256") == "missing" and role in (standins or {}) and standins[role] is not None
+                and recorded.get(role) == standins[role]):
+            continue
         # by content only: the same zoo and data under other paths (another machine) still match
         if not same_content(was.get(role, {}), now):
             if "missing" in (now.get("sha256"), now.get("content_sha256")):
@@ -205,6 +266,6 @@ def matches(path: Path | str, config: dict, inputs: dict | None = None) -> bool:
     return stale_reason(path, config, inputs) is None
 
 
-__all__ = ["code_version", "content", "content_key", "digest_inputs", "lut_tables", "matches", "read_sidecar",
-           "same_content", "same_inputs", "save_artifact", "sidecar_path", "stale_reason", "torch_save", "up_to_date",
-           "write_sidecar"]
+__all__ = ["REMADE_ROLES", "code_version", "content", "content_key", "digest_inputs", "input_recipes", "lut_tables",
+           "matches", "read_sidecar", "recipe_key", "recipe_of", "record_recipes", "same_content", "same_inputs",
+           "save_artifact", "sidecar_path", "stale_reason", "torch_save", "up_to_date", "write_sidecar"]

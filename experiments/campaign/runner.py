@@ -77,7 +77,50 @@ def select(steps: dict[str, Step], only: list[str] | None) -> dict[str, Step]:
     return chosen
 
 
-def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print) -> dict:
+NOT_NEEDED = "not needed: every result made from it is done"
+
+
+def statuses(steps: dict[str, Step], ctx: Context, everything: dict[str, Step] | None = None,
+             status=None) -> dict[str, Status]:
+    """Each step's status, with the adversarial sets that nothing needs counted as done: a set that is not
+    here (a new machine) while every step made from it is done, by its unchanged recipe (steps._standins), is
+    not made again (Square and AutoAttack sets take hours each). `everything`: all the plans' steps, where
+    `steps` is a --only selection (a set's consumers may lie outside it)."""
+    everything = everything or steps
+    status = status or (lambda s: s.status(ctx))
+    known: dict[str, Status] = {}
+
+    def of(sid: str) -> Status:
+        if sid not in known:
+            known[sid] = status(everything[sid] if sid in everything else steps[sid])
+        return known[sid]
+
+    out = {sid: of(sid) for sid in steps}
+    for sid, step in steps.items():
+        if step.kind != "attack" or out[sid].state in ("done", "waiting", "damaged"):
+            continue
+        consumers = [k for k, s in everything.items() if sid in s.deps]
+        if consumers and all(of(k).state == "done" for k in consumers):
+            out[sid] = Status("done", NOT_NEEDED)
+    return out
+
+
+def record_recipes(steps: dict[str, Step], status: dict[str, Status], ctx: Context) -> int:
+    """Results made before sidecars recorded their sets' recipes get them now, while the sets are here (and the
+    result is up to date with them: its status is done); returns how many sidecars were completed."""
+    from ..provenance import record_recipes as record
+
+    n = 0
+    for sid, step in steps.items():
+        if step.kind in ("eval", "search") and status[sid].state == "done":
+            inputs = step.inputs(ctx)
+            if all(Path(p).is_file() for r, p in inputs.items() if r.startswith("adversarial set")):
+                n += record(step.result(ctx), inputs)
+    return n
+
+
+def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
+            everything: dict[str, Step] | None = None) -> dict:
     """Print every step's state and the projected time of what is left; returns the totals."""
     from ..data import DataError, default_root, missing_files, no_downloads
 
@@ -90,12 +133,17 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print) -> di
             "first (170 MB, md5-checked; or set CIFAR10_DIR). Steps whose state depends on its images are listed as "
             "'needs data'")
     calibrated = _calibrate(steps, ctx, rates)
-    for sid, step in steps.items():
+
+    def status(step: Step) -> Status:
         try:
             with no_downloads():
-                st = step.status(ctx)
+                return step.status(ctx)
         except DataError:
-            st = Status("needs data", "its state is known once CIFAR-10 is here")
+            return Status("needs data", "its state is known once CIFAR-10 is here")
+
+    table = statuses(steps, ctx, everything, status)
+    for sid, step in steps.items():
+        st = table[sid]
         counts[st.state] = counts.get(st.state, 0) + 1
         est = 0.0 if st.state == "done" else step.estimate_s(ctx, rates)
         left["train" if step.kind == "train" else "other"] += est
@@ -186,7 +234,9 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     depends on it. `everything`: all the plans' steps, when `steps` is a --only selection (its dependencies
     outside the selection must be done). Returns {'done': [...], 'ran': [...], 'failed': {id: error},
     'blocked': [...]}."""
-    status = {sid: s.status(ctx) for sid, s in steps.items()}
+    status = statuses(steps, ctx, everything)
+    if record_recipes(steps, status, ctx):
+        log("recorded the recipes of their adversarial sets in the sidecars of results made before sidecars held them")
     damaged = [sid for sid, st in status.items() if st.state == "damaged"]
     if damaged and not ctx.restart:
         raise ValueError(status[damaged[0]].detail + (f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""))
@@ -198,7 +248,8 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     outside = {d for s in steps.values() for d in s.deps if d not in steps}
     # dependencies outside a --only selection must be done already
     known = everything or {}
-    outside_status = {d: known[d].status(ctx) if d in known else Status("todo") for d in outside}
+    found = statuses({d: known[d] for d in outside if d in known}, ctx, everything) if known else {}
+    outside_status = {d: found.get(d, Status("todo")) for d in outside}
     for sid, s in steps.items():
         missing = [d for d in s.deps if d in outside and outside_status[d].state != "done"]
         if missing and sid not in done:
@@ -268,7 +319,7 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
     def run(kind: str) -> None:
         ready = {k: s for k, s in steps.items() if s.kind == kind and s.status(ctx).state != "waiting"}
         if ready:
-            res = execute(ready, ctx, jobs, dask, log)
+            res = execute(ready, ctx, jobs, dask, log, steps)
             for k in ("done", "ran", "blocked"):
                 total[k] += res[k]
             total["failed"].update(res["failed"])
@@ -316,7 +367,7 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     everything = derive_steps(loaded, ctx)
     steps = select(everything, only)
     if dry:
-        return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log)
+        return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything)
     res = run_partial(steps, ctx, jobs, dask, log) if ctx.partial else execute(steps, ctx, jobs, dask, log, everything)
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
@@ -324,4 +375,5 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     return res
 
 
-__all__ = ["REPO", "Rates", "dry_run", "execute", "reproduce", "run_partial", "run_step", "select"]
+__all__ = ["NOT_NEEDED", "REPO", "Rates", "dry_run", "execute", "record_recipes", "reproduce", "run_partial", "run_step",
+           "select", "statuses"]

@@ -200,6 +200,16 @@ class AttackStep(Step):
             return Status("interrupted", f"{state.done() or '?'} of {len(y)} images saved")
         return Status("todo", "" if why == "does not exist" else why)
 
+    def recipe(self, ctx: Context) -> str | None:
+        """The recipe key of the set this step makes (provenance.recipe_key: what its sidecar will record), known
+        before the set exists; None while its source model is missing."""
+        from ..attacks import attack_config
+        from ..provenance import digest_inputs, recipe_key
+        if not Path(ctx.model(self.source)).is_file():
+            return None
+        prov, inputs, _ = attack_config(**self.kwargs(ctx))
+        return recipe_key(prov, digest_inputs(inputs))
+
     def estimate_s(self, ctx: Context, rates) -> float:
         n = ctx.n_images or TEST_IMAGES
         # FGSM: one gradient; BIM / PGD: 10 steps; Square (up to 5,000 queries, fewer once an image falls) and
@@ -225,6 +235,7 @@ class EvalStep(Step):
     exec: list[str] = field(default_factory=list)
     sets: list[str] = field(default_factory=list)
     levels: int = 0
+    makers: dict = field(default_factory=dict)          # set id -> the AttackStep that makes it
 
     kind = "eval"
 
@@ -237,17 +248,28 @@ class EvalStep(Step):
     def status(self, ctx: Context) -> Status:
         from ..evaluation import eval_config
         victims, execs, sets = self.args(ctx)
-        missing = [Path(p).stem for p in victims + sets if not Path(p).is_file()]
+        missing = [Path(p).stem for p in victims if not Path(p).is_file()]
+        absent = {p: sid for sid, p in zip(self.sets, sets) if not Path(p).is_file()}
         if missing:
-            return Status("waiting", f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+            return _waiting(missing + [Path(p).stem for p in absent])
         cfg, inputs = eval_config(victims, execs, sets, self.levels, ctx.data_dir)
-        why = stale_reason(self.output(ctx), cfg, inputs)
+        why = stale_reason(self.output(ctx), cfg, inputs, _standins(self.output(ctx), inputs, absent, self.makers, ctx))
         if why is None:
-            return Status("done")
+            return Status("done", f"made from {len(absent)} set(s) not here, by their unchanged recipes" if absent
+                          else "")
+        if absent:
+            return _waiting([Path(p).stem for p in absent])
         kept = self._kept(ctx)
         detail = "" if why == "does not exist" else why
         return Status("todo", f"{detail}{'; ' if detail and kept else ''}{kept} rows kept by an interrupted run"
                       if kept else detail)
+
+    def result(self, ctx: Context) -> str:
+        return self.output(ctx)
+
+    def inputs(self, ctx: Context) -> dict:
+        from ..evaluation import eval_config
+        return eval_config(*self.args(ctx), self.levels, ctx.data_dir)[1]
 
     def _kept(self, ctx: Context) -> int:
         """Rows an interrupted run of this table kept (eval_reuse.py takes them up by content)."""
@@ -298,6 +320,7 @@ class SearchStep(Step):
     victim: ModelName = None
     set_id: str = ""
     settings: dict = field(default_factory=dict)
+    maker: AttackStep | None = None                     # the step that makes its adversarial set
 
     kind = "search"
 
@@ -314,18 +337,18 @@ class SearchStep(Step):
     def status(self, ctx: Context) -> Status:
         from dataclasses import asdict
 
-        from ..data import data_files
-        from ..provenance import lut_tables
         from ..search.state import STATE, read_state
         cfg = self.config(ctx)
-        missing = [Path(p).stem for p in (cfg.victim, cfg.advset) if not Path(p).is_file()]
-        if missing:
-            return Status("waiting", f"needs {', '.join(missing)}")
-        inputs = {"victim": cfg.victim, "adversarial set": cfg.advset, **data_files(("test", "train"), cfg.data_dir),
-                  "lut": lut_tables()}
-        why = stale_reason(Path(self.output(ctx)) / "pareto.csv", asdict(cfg), inputs)
+        if not Path(cfg.victim).is_file():
+            return _waiting([Path(p).stem for p in (cfg.victim, cfg.advset) if not Path(p).is_file()])
+        absent = {} if Path(cfg.advset).is_file() else {cfg.advset: self.set_id}
+        inputs, front = self.inputs(ctx), self.result(ctx)
+        why = stale_reason(front, asdict(cfg), inputs,
+                           _standins(front, inputs, absent, {self.set_id: self.maker} if self.maker else {}, ctx))
         if why is None:
-            return Status("done")
+            return Status("done", "made from a set not here, by its unchanged recipe" if absent else "")
+        if absent:
+            return _waiting([Path(cfg.advset).stem])
         state = Path(self.output(ctx)) / STATE
         if state.is_file():
             try:
@@ -334,6 +357,17 @@ class SearchStep(Step):
                 n = "?"
             return Status("interrupted", f"generation {n} of {cfg.gens} saved")
         return Status("todo", "" if why == "does not exist" else why)
+
+    def result(self, ctx: Context) -> Path:
+        return Path(self.output(ctx)) / "pareto.csv"
+
+    def inputs(self, ctx: Context) -> dict:
+        """What the search reads, as search/run.py records it."""
+        from ..data import data_files
+        from ..provenance import lut_tables
+        cfg = self.config(ctx)
+        return {"victim": cfg.victim, "adversarial set": cfg.advset, **data_files(("test", "train"), cfg.data_dir),
+                "lut": lut_tables()}
 
     def estimate_s(self, ctx: Context, rates) -> float:
         cfg = self.config(ctx)
@@ -412,6 +446,30 @@ class ReportStep(Step):
         return str(out)
 
 
+def _waiting(missing: list[str]) -> Status:
+    return Status("waiting", f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+
+
+def _standins(result: str | Path, inputs: dict, absent: dict, makers: dict, ctx: Context) -> dict | None:
+    """{role: recipe key} for the adversarial sets of `result` that are not here ({path: set id}), from the steps
+    that would make them: a complete result made from sets of the same recipes stays up to date without them
+    (provenance.stale_reason), so a new machine does not remake hours of sets for tables that are done. None
+    when some set is missing with no recipe to stand in (no maker, or its source model is missing)."""
+    if not absent:
+        return None
+    if not (read_sidecar(result) or {}).get("recipes"):
+        return None  # a result that records no recipes needs its sets (cheap test first: no data is read)
+    out = {}
+    for role, path in inputs.items():
+        if path in absent:
+            maker = makers.get(absent[path])
+            key = maker.recipe(ctx) if maker is not None else None
+            if key is None:
+                return None
+            out[role] = key
+    return out
+
+
 def _repo_relative(path: Path) -> str:
     """A plan inside the checkout by its path from the root (sidecars committed with the results then
     name no machine's folders); others as given."""
@@ -464,14 +522,15 @@ def derive_steps(plans: list[Plan], ctx: Context) -> dict[str, Step]:
         for e in plan.evaluations:
             step = EvalStep(id=f"eval:{plan.name}/{e.name}", deps=[train(v, plan) for v in e.victims]
                             + [set_ids[s] for s in e.sets], plan=plan.name, name=e.name, victims=e.victims,
-                            exec=e.exec, sets=e.sets, levels=e.levels)
+                            exec=e.exec, sets=e.sets, levels=e.levels, makers={s: steps[set_ids[s]] for s in e.sets})
             add(step)
             evals.append(step)
         for s in plan.searches:
             settings = {k: getattr(s, k) for k in ("axx_levels", "pop", "gens", "n_images", "objectives", "operators",
                                                    "seed")}
             step = SearchStep(id=f"search:{plan.name}/{s.name}", deps=[train(s.victim, plan), set_ids[s.set]],
-                              plan=plan.name, name=s.name, victim=s.victim, set_id=s.set, settings=settings)
+                              plan=plan.name, name=s.name, victim=s.victim, set_id=s.set, settings=settings,
+                              maker=steps[set_ids[s.set]])
             add(step)
             searches.append(step)
         models = [ctx.model(m) for a in plan.accuracy for m in a.models]

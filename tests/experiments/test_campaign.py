@@ -116,6 +116,33 @@ def test_run_skip_and_redo_by_content(tiny, capsys, monkeypatch):
     out = []
     dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
     assert "6 steps: 6 done" in out[-2]
+    # a table made before sidecars held its sets' recipes gets them while the sets are here
+    import json
+    import shutil
+    side = Path(ctx.results) / "tiny-n20" / "r8.csv.json"
+    meta = json.loads(side.read_text())
+    assert set(meta.pop("recipes")) == {"adversarial set 1", "adversarial set 2"}
+    float_set = meta["inputs"]["adversarial set 1"]["sha256"]
+    side.write_text(json.dumps(meta))
+    said.clear()
+    assert reproduce([str(d / "tiny.toml")], ctx, log=said.append)["ran"] == []
+    assert said[0].startswith("recorded the recipes") and "recipes" in json.loads(side.read_text())
+    # a new machine without the sets (never committed): the table and page stand by the sets' unchanged
+    # recipes, and the sets are not made again
+    shutil.rmtree(Path(ctx.work) / "sets-n20")
+    said.clear()
+    assert reproduce([str(d / "tiny.toml")], ctx, log=said.append)["ran"] == [] and said == ["everything is up to date"]
+    out.clear()
+    dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
+    assert [line.split(None, 2)[1:] for line in out if line.startswith("attack:")] == \
+        [["done", "not needed: every result made from it is done"]] * 2
+    assert any(line.startswith("eval:tiny/r8") and "made from 2 set(s) not here" in line for line in out)
+    # a victim retrained: its table needs both sets again (the float one is made again, byte for byte)
+    q.unlink()
+    res = reproduce([str(d / "tiny.toml")], ctx, log=said.append)
+    assert sorted(res["ran"]) == ["attack:resnet8_float-fgsm-eps8", "attack:resnet8_quant-fgsm-eps8", "eval:tiny/r8",
+                                  "report:tiny", "train:resnet8_quant"]
+    assert json.loads(side.read_text())["inputs"]["adversarial set 1"]["sha256"] == float_set
     # without the data: listed, never downloaded (the trainings here used other data than the official)
     import dataclasses
 
