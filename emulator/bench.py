@@ -149,7 +149,8 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
         out: str | None = None, log=print) -> dict:
     torch.manual_seed(0)
     from .engines import fast
-    offered = (["AVX-512 VNNI kernel"] if fast.vnni_available() else []) + ["im2col + torch._int_mm"] \
+    offered = (["AVX-512 VNNI kernel"] if fast.vnni_available() else
+               ["AVX2 kernel (activations >= 0)"] if fast.avx2_available() else []) + ["im2col + torch._int_mm"] \
         + (["float32 convolution"] if fast.float_route_ok() else [])
     log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{cpu_id()}; fast on the CPU: the fastest per layer shape of "
@@ -158,7 +159,7 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     layers = bench_layers(levels, batch, ref_batch, repeats, log)
     log("whole network:")
     net, thr = bench_resnet(levels, batch, repeats, log=log)
-    names = {"vnni": "AVX-512 VNNI kernel", "int_mm": "im2col + torch._int_mm", "float": "float32 convolution",
+    names = {"vnni": "AVX-512 VNNI kernel", "avx2": "AVX2 kernel", "int_mm": "im2col + torch._int_mm", "float": "float32 convolution",
              "library": "quantize + conv + dequantize"}
     chosen = sorted({names.get(r, r) for r in fast._ROUTES.values()})
     route = " / ".join(chosen) if chosen else offered[0]

@@ -12,6 +12,8 @@
  *     dot = true + 128 * sum(w) + sum over the receptive field of (127 * sum_i b_i - 128 * [x != 0])
  * so out = dot + wconst[o] + box(pix), wconst[o] = -128 * sum w[o], pix = per input pixel
  * sum_c (128 [x != 0] - 127 sum_i b_i) (zero on the border, where x + 128 = 128 stands for x = 0).
+ * The AVX2 kernel (planeconv_avx2.c) reads the same planes with the x plane unshifted (XOFF = 0: x
+ * itself, for activations >= 0 only), so its dot has no 128 * sum(w) and wconst = 0.
  * vpdpbusd wraps (no saturation), so the int32 result is exact modulo 2^32, hence exact whenever the
  * true accumulator fits int32: the same contract as every engine.
  */
@@ -44,14 +46,16 @@ int planeconv_supported(void)
 
 /* Planes of an int8 activation tensor with arbitrary strides (NCHW or channels-last), into
  * work: uint8 [N][H + 2PH][W + 2PW][KC] and, when P >= 0, pix: int32 [N][H + 2PH][W + 2PW].
+ * The x plane holds x + XOFF: XOFF = 128 for the VNNI kernel; 0 for the AVX2 one, which takes
+ * activations >= 0 only (returns -5 when one is negative: its 16-bit pair sums could saturate).
  * When xf is not NULL the activations are float32 and are quantized here first, exactly as
  * quant.to_int8 does: q = clamp(rint(xf * scale), -128, 127) (rint rounds half to even, as
  * torch.round); returns -3 when an activation is NaN or inf. */
 int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
                      uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
-                     int nthreads)
+                     int XOFF, int nthreads)
 {
-    if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || PH < 0 || PW < 0 || P < -1 || P > 8)
+    if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || PH < 0 || PW < 0 || P < -1 || P > 8 || (XOFF != 0 && XOFF != 128))
         return -1;
     const int NP = P < 0 ? 1 : P + 2;
     if (KC < NP * C)
@@ -59,6 +63,7 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
     const int HP = H + 2 * PH, WP = W + 2 * PW;
     const unsigned pmask = P > 0 ? (1u << P) - 1u : 0u;
     int bad = 0;
+    const uint64_t xo = (uint64_t)XOFF * 0x0101010101010101ull;
 #pragma omp parallel num_threads(nthreads > 0 ? nthreads : 1) reduction(|:bad)
     {
         uint8_t *v = (uint8_t *)malloc((size_t)C);  /* one pixel's byte patterns */
@@ -74,7 +79,7 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                     int32_t *pp = pix ? pix + ((long)n * HP + y) * WP + xx : NULL;
                     const int ix = xx - PW;
                     if (iy < 0 || iy >= H || ix < 0 || ix >= W) {  /* zero padding: x = 0 */
-                        memset(t, 128, (size_t)C);
+                        memset(t, XOFF, (size_t)C);
                         memset(t + C, 0, (size_t)(KC - C));
                         if (pp)
                             *pp = 0;
@@ -101,7 +106,9 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                     for (; c + 8 <= C; c += 8) {
                         uint64_t wv, o;
                         memcpy(&wv, v + c, 8);
-                        o = wv ^ (0x80ull * ones);
+                        if (!XOFF && (wv & (0x80ull * ones)))
+                            bad |= 4;
+                        o = wv ^ xo;
                         memcpy(t + c, &o, 8);
                         if (NP == 1)
                             continue;
@@ -118,7 +125,9 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                         nb += __builtin_popcountll(wv & pm);
                     }
                     for (; c < C; c++) {
-                        t[c] = v[c] ^ 0x80;
+                        if (!XOFF && (v[c] & 0x80))
+                            bad |= 4;
+                        t[c] = v[c] ^ (uint8_t)XOFF;
                         if (NP == 1)
                             continue;
                         for (int i = 0; i < P; i++)
@@ -139,7 +148,9 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
     }
     if (bad & 2)
         return -4;
-    return bad ? -3 : 0;
+    if (bad & 1)
+        return -3;
+    return bad ? -5 : 0;
 }
 
 #ifdef AXX_X86

@@ -54,7 +54,7 @@ def workspace(name: str, numel: int) -> torch.Tensor:
 
 
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
-SOURCES = (CSRC / "lutconv.c", CSRC / "planeconv.c")  # one library: the LUT engine, the fast path's kernels
+SOURCES = (CSRC / "lutconv.c", CSRC / "planeconv.c", CSRC / "planeconv_avx2.c")  # one library: the LUT engine, the fast path's kernels
 CDEF = """int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
                    int N, int C, int HP, int WP, int O, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);
@@ -63,10 +63,14 @@ int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int32_t *corr, int N
 int planeconv_supported(void);
 int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
                      uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
-                     int nthreads);
+                     int XOFF, int nthreads);
 int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, const int32_t *wconst,
                    int32_t *out, float *outf, float fscale, const float *bias, int N, int HP, int WP, int KC, int O, int OBN, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);
+int planeconv_avx2_supported(void);
+int planeconv_avx2_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, int32_t *out, float *outf,
+                        float fscale, const float *bias, int N, int HP, int WP, int KC, int NQX, int O, int KH,
+                        int KW, int SH, int SW, int OH, int OW, int nthreads);
 int float_planes(const int8_t *x, long sn, long sc, long sh, long sw, const float *table, int G, float *out,
                  int N, int C, int H, int W, int nthreads);"""
 _lib = None

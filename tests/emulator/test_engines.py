@@ -19,14 +19,18 @@ def marlin():
 
 
 VNNI = fast.vnni_available()
+AVX2 = fast.avx2_available()
 
 
-@pytest.fixture(params=["vnni", "int_mm", "float"])
+@pytest.fixture(params=["vnni", "avx2", "int_mm", "float"])
 def fast_path(request, monkeypatch):
     """Run a test through each CPU route of the fast engine: the implicit-GEMM VNNI kernel
-    (csrc/planeconv.c), the portable im2col + torch._int_mm route and the float32 convolution."""
+    (csrc/planeconv.c), the AVX2 one (csrc/planeconv_avx2.c: activations >= 0 only, the others take
+    another route), the portable im2col + torch._int_mm route and the float32 convolution."""
     if request.param == "vnni" and not VNNI:
         pytest.skip("this CPU has no AVX-512 VNNI")
+    if request.param == "avx2" and not AVX2:
+        pytest.skip("this CPU has no AVX2")
     monkeypatch.setattr(fast, "_VNNI", request.param == "vnni")
     monkeypatch.setenv("AXX_FAST_ROUTE", request.param)
     return request.param
@@ -76,6 +80,52 @@ def test_vnni_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, chann
         x = x.to(memory_format=torch.channels_last)
     lut = marlin.table(level)
     assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("c").conv(x, w, lut, s, p))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 40),
+       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
+       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans(),
+       extreme=st.booleans())
+def test_avx2_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last, extreme):
+    """The AVX2 kernel (also where VNNI would be chosen): channel counts that are not multiples of 4 (x-plane
+    quads holding bit-plane bytes), output channels over several 8-channel groups and a partial one, rows that
+    are not a multiple of its 4-pixel tile, strides, channels-last inputs; and the 16-bit limits: x = 127
+    against weights of -128 everywhere (each pair of x-plane products -32512), every bit set."""
+    if not AVX2:
+        pytest.skip("this CPU has no AVX2")
+    if h + 2 * p < k:
+        return
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 128, (n, c, h, h + 3), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (o, c, k, k), dtype=torch.int8, generator=g)
+    if extreme:
+        x.fill_(127)
+        w.fill_(-128)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    lut = marlin.table(level)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast, "_VNNI", False)  # offered only where VNNI is absent
+        got = fast.conv(x, w, lut, s, p, route="avx2")
+    assert torch.equal(got, get_engine("c").conv(x, w, lut, s, p))
+
+
+def test_avx2_kernel_refuses_negative_activations(marlin):
+    """Its 16-bit pair sums hold only for x >= 0: the engine never offers it for signed activations, and the
+    kernel itself refuses one (rather than saturating)."""
+    if not AVX2:
+        pytest.skip("this CPU has no AVX2")
+    x = torch.zeros(1, 4, 5, 5, dtype=torch.int8)
+    x[0, 1, 2, 3] = -1
+    w = torch.ones(8, 4, 3, 3, dtype=torch.int8)
+    prep = fast.prepare(w, fast.decomposition_for(marlin.table(50)))
+    with pytest.raises(ValueError, match="route 'avx2' cannot run"):
+        fast.conv(x, w, marlin.table(50), 1, 1, route="avx2")
+    with pytest.raises(ValueError, match="activations >= 0 only"):
+        fast.conv_avx2(x, prep, 1, 1)
+    x[0, 1, 2, 3] = 1
+    assert torch.equal(fast.conv_avx2(x, prep, 1, 1), get_engine("c").conv(x, w, marlin.table(50), 1, 1))
 
 
 @pytest.mark.parametrize("engine", ["reference", "c", "fast"])
@@ -202,6 +252,11 @@ for (n, ch, h, o, k, s, p) in [(1, 1, 3, 1, 3, 1, 0), (2, 3, 9, 5, 3, 2, 1), (1,
         for xx in (x, x.clamp(min=0), x.to(memory_format=torch.channels_last)):  # the float route's C planes
             assert torch.equal(fast.conv(xx, w, L.table(lv), s, p, route="float"),
                                reference.conv(xx, w, L.table(lv), s, p))
+        if fast.avx2_available():  # the AVX2 kernel, also where VNNI would run
+            fast._VNNI = False
+            xn = x.clamp(min=0)
+            assert torch.equal(fast.conv(xn, w, L.table(lv), s, p, route="avx2"), reference.conv(xn, w, L.table(lv), s, p))
+            fast._VNNI = None
 print("asan-ok")
 """
 
@@ -293,7 +348,8 @@ def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
         assert calls.count(winner) == 4 and calls[-1] == winner
         n = len(calls)
         assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and calls[n:] == [winner]  # cached: not timed again
-    monkeypatch.setattr(fast, "_VNNI", False)  # one route left (no VNNI, float32 refused): never timed
+    monkeypatch.setattr(fast, "_VNNI", False)  # one route left (no planes kernel, float32 refused): never timed
+    monkeypatch.setattr(fast, "_AVX2", False)
     monkeypatch.setattr(fast, "float_route_ok", lambda: False)
     monkeypatch.setattr(fast, "_ROUTES", {})
     assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and not fast._ROUTES

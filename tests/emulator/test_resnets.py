@@ -97,28 +97,41 @@ def test_engine_override_is_bit_identical():
     assert get_levels(m) == [0, 5, 50, 100, 127, 200, 255]
 
 
-def test_fused_vnni_route_equals_portable_route(monkeypatch):
-    """On VNNI CPUs quantization, LUT convolution and dequantization run fused in C; the outputs
-    (and the straight-through gradients) equal the torch route bit for bit, for any input layout."""
+@pytest.mark.parametrize("kernel", ["vnni", "avx2"])
+def test_fused_planes_route_equals_portable_route(monkeypatch, kernel):
+    """With a planes kernel (AVX-512 VNNI; AVX2 for activations >= 0) quantization, LUT convolution and
+    dequantization run fused in C; the outputs (and the straight-through gradients) equal the library route
+    bit for bit, for any input layout."""
     from emulator.engines import fast
-    if not fast.vnni_available():
-        pytest.skip("this CPU has no AVX-512 VNNI")
+    if not (fast.vnni_available() if kernel == "vnni" else fast.avx2_available()):
+        pytest.skip(f"this CPU has no {'AVX-512 VNNI' if kernel == 'vnni' else 'AVX2'}")
     torch.manual_seed(2)
     x = torch.rand(3, 3, 32, 32)
     m = resnet(8, "approx").eval()
     calibrate(m, x)
     m.set_levels([0, 3, 50, 100, 128, 200, 255])
-    got = {}
-    for vnni in (True, False):
-        monkeypatch.setattr(fast, "_VNNI", vnni)
+    got, calls = {}, []
+    name = f"conv_{kernel}"
+    real = getattr(fast, name)
+    monkeypatch.setattr(fast, name, lambda *a, **k: calls.append(k.get("act_scale")) or real(*a, **k))
+    for vnni in (True, False):  # the kernel fused, or the library route
+        monkeypatch.setattr(fast, "_VNNI", vnni and kernel == "vnni")
+        monkeypatch.setattr(fast, "_AVX2", vnni and kernel == "avx2")
+        monkeypatch.setenv("AXX_FAST_ROUTE", kernel if vnni else "float")
         xg = x.clone().requires_grad_(True)
         y = m(xg)
         y.square().sum().backward()
         with torch.no_grad():
-            got[vnni] = (y.detach(), xg.grad, m(x.to(memory_format=torch.channels_last)))
+            got[vnni] = (y.detach(), xg.grad, m(x), m(x.to(memory_format=torch.channels_last)))
+        if vnni:  # the fused kernel computed layers (quantizing in C: act_scale given)
+            assert calls and all(c is not None for c in calls)
+            calls.clear()
+    assert not calls  # the library route (forced float32) never called the kernel
     for a, b in zip(got[True], got[False]):
         assert torch.equal(a, b)
-    assert torch.equal(got[True][0], got[True][2])
+    # the layout of the input changes nothing (without autograd: with it, each layer's output is
+    # ste + (y - ste), which rounds y where the two are far apart)
+    assert torch.equal(got[True][2], got[True][3])
 
 
 def test_straight_through_gradient():
