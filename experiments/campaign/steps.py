@@ -164,6 +164,9 @@ class TrainStep(Step):
               log=log)
 
 
+_RECIPES: dict = {}  # AttackStep.recipe's memory: (step, source file version, test subset, data) -> key
+
+
 @dataclass
 class AttackStep(Step):
     set_id: str = ""
@@ -202,13 +205,19 @@ class AttackStep(Step):
 
     def recipe(self, ctx: Context) -> str | None:
         """The recipe key of the set this step makes (provenance.recipe_key: what its sidecar will record), known
-        before the set exists; None while its source model is missing."""
+        before the set exists; None while its source model is missing. Remembered per source file version
+        (many tables ask for the same set's; each computation reads the test images)."""
         from ..attacks import attack_config
         from ..provenance import digest_inputs, recipe_key
-        if not Path(ctx.model(self.source)).is_file():
+        src = Path(ctx.model(self.source))
+        if not src.is_file():
             return None
-        prov, inputs, _ = attack_config(**self.kwargs(ctx))
-        return recipe_key(prov, digest_inputs(inputs))
+        st = src.stat()
+        key = (self.id, src.resolve(), st.st_size, st.st_mtime_ns, ctx.n_images, ctx.data_dir)
+        if key not in _RECIPES:
+            prov, inputs, _ = attack_config(**self.kwargs(ctx))
+            _RECIPES[key] = recipe_key(prov, digest_inputs(inputs))
+        return _RECIPES[key]
 
     def estimate_s(self, ctx: Context, rates) -> float:
         n = ctx.n_images or TEST_IMAGES
