@@ -18,6 +18,7 @@
  * true accumulator fits int32: the same contract as every engine.
  */
 #include <stdint.h>
+#include "planeconv_common.h"
 #include <string.h>
 #include <math.h>
 #include <stdlib.h>
@@ -253,9 +254,7 @@ int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, co
     const int ntaps = KH * KW, nq = KC / 4;
     const int tiles = (OW + PC_R - 1) / PC_R;
     long tapoff[ntaps];
-    for (int ky = 0; ky < KH; ky++)
-        for (int kx = 0; kx < KW; kx++)
-            tapoff[ky * KW + kx] = ((long)ky * WP + kx) * KC;
+    planeconv_tap_offsets(tapoff, KH, KW, WP, KC);
     const long step = (long)SW * KC;
     const long bgroup = (long)ntaps * nq * 64 * OBN;
 #pragma omp parallel for collapse(3) schedule(static) num_threads(nthreads > 0 ? nthreads : 1)
@@ -266,16 +265,7 @@ int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, co
                 const int nr = OW - ox0 < PC_R ? OW - ox0 : PC_R;
                 const uint8_t *p0 = work + (((long)n * HP + (long)oy * SH) * WP + (long)ox0 * SW) * KC;
                 int32_t box[PC_R];
-                for (int r = 0; r < nr; r++) {
-                    int s = 0;
-                    if (pix) {
-                        const int32_t *pp = pix + ((long)n * HP + (long)oy * SH) * WP + (long)(ox0 + r) * SW;
-                        for (int ky = 0; ky < KH; ky++)
-                            for (int kx = 0; kx < KW; kx++)
-                                s += pp[(long)ky * WP + kx];
-                    }
-                    box[r] = s;
-                }
+                planeconv_box(pix, n, oy, ox0, nr, HP, WP, SH, SW, KH, KW, box);
                 const long orow = (((long)n * OH + oy) * OW + ox0) * O;
                 do_tile(p0, step, tapoff, ntaps, nq, bp, bgroup, wconst, box, out ? out + orow : NULL,
                         outf ? outf + orow : NULL, fscale, bias, nr, O, OBN);

@@ -16,6 +16,7 @@
  */
 
 #include <stdint.h>
+#include "planeconv_common.h"
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -100,9 +101,7 @@ int planeconv_avx2_gemm(const uint8_t *work, const int32_t *pix, const int8_t *b
     const int ntaps = KH * KW, nq = KC / 4, ngroups = (O + 7) / 8;
     const int tiles = (OW + A2_R - 1) / A2_R;
     long tapoff[ntaps];
-    for (int ky = 0; ky < KH; ky++)
-        for (int kx = 0; kx < KW; kx++)
-            tapoff[ky * KW + kx] = ((long)ky * WP + kx) * KC;
+    planeconv_tap_offsets(tapoff, KH, KW, WP, KC);
     const long step = (long)SW * KC;
     const long bgroup = (long)ntaps * nq * 32;
 #pragma omp parallel for collapse(3) schedule(static) num_threads(nthreads > 0 ? nthreads : 1)
@@ -113,16 +112,7 @@ int planeconv_avx2_gemm(const uint8_t *work, const int32_t *pix, const int8_t *b
                 const int nr = OW - ox0 < A2_R ? OW - ox0 : A2_R;
                 const uint8_t *p0 = work + (((long)n * HP + (long)oy * SH) * WP + (long)ox0 * SW) * KC;
                 int32_t box[A2_R];
-                for (int r = 0; r < nr; r++) {
-                    int s = 0;
-                    if (pix) {
-                        const int32_t *pp = pix + ((long)n * HP + (long)oy * SH) * WP + (long)(ox0 + r) * SW;
-                        for (int ky = 0; ky < KH; ky++)
-                            for (int kx = 0; kx < KW; kx++)
-                                s += pp[(long)ky * WP + kx];
-                    }
-                    box[r] = s;
-                }
+                planeconv_box(pix, n, oy, ox0, nr, HP, WP, SH, SW, KH, KW, box);
                 const long orow = (((long)n * OH + oy) * OW + ox0) * O;
                 for (int g = 0; g < ngroups; g++) {
                     __m256i res[A2_R];

@@ -55,6 +55,7 @@ def workspace(name: str, numel: int) -> torch.Tensor:
 
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 SOURCES = (CSRC / "lutconv.c", CSRC / "planeconv.c", CSRC / "planeconv_avx2.c")  # one library: the LUT engine, the fast path's kernels
+HEADERS = (CSRC / "planeconv_common.h",)  # included by them: part of the library's identity
 CDEF = """int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
                    int N, int C, int HP, int WP, int O, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);
@@ -98,7 +99,8 @@ def load():
 
     cflags, ldflags = _flags()
     source = "\n".join(f.read_text() for f in SOURCES)
-    key = hashlib.sha256(source.encode() + repr((cflags, ldflags, cpu_id())).encode()).hexdigest()[:12]
+    headers = "\n".join(f.read_text() for f in HEADERS)
+    key = hashlib.sha256((source + headers).encode() + repr((cflags, ldflags, cpu_id())).encode()).hexdigest()[:12]
     modname = f"_axx_lutconv_{key}"
     out = build_dir() / "cffi" / key
     so = next(out.glob(f"{modname}*.so"), None) if out.is_dir() else None
@@ -110,7 +112,7 @@ def load():
         out.mkdir(parents=True, exist_ok=True)
         ffi = cffi.FFI()
         ffi.cdef(CDEF)
-        ffi.set_source(modname, source, extra_compile_args=cflags, extra_link_args=ldflags)
+        ffi.set_source(modname, source, include_dirs=[str(CSRC)], extra_compile_args=cflags, extra_link_args=ldflags)
         with build_lock(out / ".lock"):
             so = next(out.glob(f"{modname}*.so"), None)
             if so is None:
