@@ -81,8 +81,9 @@ def test_bench_smoke(tmp_path):
     assert main(["bench", "--batch", "2", "--ref-batch", "1", "--levels", "0,50", "--repeats", "1", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["config"]["levels"] == [0, 50] and r["config"]["batch"] == 2 and r["code_version"]
-    assert set(r["config"]["fast_cpu_route"].split(" / ")) <= {"AVX-512 VNNI kernel", "im2col + torch._int_mm",
-                                                                 "float32 convolution", "quantize + conv + dequantize"}
+    assert set(r["config"]["fast_cpu_route"].split(" / ")) <= {
+        "AVX-512 VNNI kernel", "AVX2 kernel", "im2col + torch._int_mm", "float32 convolution",
+        "quantize + conv + dequantize"}
     assert len(r["layers"]) == 6 and all(row["fast"] > 0 and row["c"] > 0 and row["reference"] > 0 for row in r["layers"])
     assert [row["level"] for row in r["resnet"]] == [0, 50]
     assert {t["exec_type"] for t in r["throughput"]} == {"float", "quant", "approx"}
