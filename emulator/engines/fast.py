@@ -514,7 +514,7 @@ def cpu_route(key: tuple, routes: dict) -> str:
     if len(routes) == 1:
         return next(iter(routes))
     route = _ROUTES.get(key)
-    if route is None:
+    if route not in routes:  # not timed yet (or timed where another route could run: never reuse it blindly)
         times: dict[str, float] = {}
         for name, fn in routes.items():
             t = time.perf_counter()
@@ -549,7 +549,8 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
         if route not in routes:
             raise ValueError(f"route {route!r} cannot run this convolution here (available: {', '.join(routes)})")
         return routes[route]()
-    return routes[cpu_route(("acc", tuple(x.shape), prepared.shape, s, p, dec.planes, dec.nonneg, nonneg), routes)]()
+    key = ("acc", tuple(x.shape), prepared.shape, s, p, dec.planes, dec.nonneg, dec.int8, nonneg)
+    return routes[cpu_route(key, routes)]()
 
 
 def _nonneg(x: torch.Tensor, dec: Decomposition) -> bool:
@@ -633,6 +634,7 @@ class FastEngine(Engine):
                 return dequantize(acc, sx * w_scale, bias, x.dtype)
 
             name = "vnni" if kernel is conv_vnni else "avx2"
-            key = ("float", tuple(x.shape), prepared.shape, _pair(stride), _pair(padding), dec.planes, dec.nonneg, name)
+            key = ("float", tuple(x.shape), prepared.shape, _pair(stride), _pair(padding), dec.planes, dec.nonneg,
+                   dec.int8, name)
             return fused() if cpu_route(key, {name: fused, "library": library}) == name else library()
         return super().conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared)

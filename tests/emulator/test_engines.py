@@ -355,6 +355,22 @@ def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
     assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and not fast._ROUTES
 
 
+def test_route_chosen_for_one_table_is_not_reused_where_it_cannot_run(marlin, monkeypatch):
+    """Two tables with the same number of planes, one int8 (marlin 200: the planes kernels can run it) and one
+    that needs float64 terms (bw8 200: they cannot): the route timed for the first is not taken for the second
+    (it was a KeyError, 'error: avx2', in `axx assess --scheme bw8` after marlin)."""
+    monkeypatch.delenv("AXX_FAST_ROUTE")
+    monkeypatch.setattr(fast, "_ROUTES", {})
+    bw8 = load_scheme("bw8")
+    g = torch.Generator().manual_seed(4)
+    x = torch.randint(0, 128, (2, 8, 6, 6), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (8, 8, 3, 3), dtype=torch.int8, generator=g)
+    for lut in (marlin.table(200), bw8.table(200)):
+        assert torch.equal(fast.conv(x, w, lut, 1, 1), get_engine("reference").conv(x, w, lut, 1, 1))
+    fast._ROUTES[next(iter(fast._ROUTES))] = "no such route"  # a stale entry is timed again, not used
+    assert torch.equal(fast.conv(x, w, marlin.table(200), 1, 1), get_engine("reference").conv(x, w, marlin.table(200), 1, 1))
+
+
 def test_float_route_only_where_float32_is_exact(marlin):
     """The float32 route is offered only while every partial sum stays below 2^24: 128 input channels of
     3x3 taps with full-scale weights can reach 9 * 128 * 128 * 128 > 2^24, so there it is refused (and the
