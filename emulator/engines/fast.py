@@ -491,6 +491,8 @@ def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 _ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "avx2" | "int_mm" | "float": the fastest CPU route, timed once per process
+_SLOW: set = set()   # (route, layer shape) far slower than the fastest there: not timed again for that shape
+SLOW_FACTOR = 2.0
 
 
 def _best_of_two(fn) -> float:
@@ -504,10 +506,14 @@ def _best_of_two(fn) -> float:
 
 def cpu_route(key: tuple, routes: dict) -> str:
     """Which CPU route runs a layer shape: of the routes that can run it here ({name: fn}; 'vnni' needs
-    AVX-512 VNNI, 'float' sums below 2^24), the fastest, timed once (best of two runs each after a
-    warm-up call, unless the warm-up alone is far slower than the best so far) and cached per shape. All are bit-exact, so the choice changes only the speed: without
-    VNNI torch._int_mm was ~12x slower than the float32 convolution (ResNet-8 layers, AVX2 EPYC); with AMX oneDNN's int8 GEMM may beat
-    the VNNI kernel. AXX_FAST_ROUTE=vnni|int_mm|float fixes the choice where that route can run."""
+    AVX-512 VNNI, 'avx2' AVX2 and activations >= 0, 'float' sums below 2^24), the fastest, timed once (best of
+    two runs each after a warm-up call, unless the warm-up alone is far slower than the best so far) and cached
+    per key. All are bit-exact, so the choice changes only the speed: without VNNI torch._int_mm was ~12x slower
+    than the float32 convolution (ResNet-8 layers, AVX2 EPYC); with AMX oneDNN's int8 GEMM may beat the VNNI
+    kernel. A route that took over SLOW_FACTOR x the fastest for a layer shape (key[:5]) is not timed again for
+    that shape at other levels (the key also holds the number of planes: a search that draws levels per layer
+    met ~30 keys per ResNet-32, and timing torch._int_mm for each cost 28 % of its evaluations).
+    AXX_FAST_ROUTE=vnni|avx2|int_mm|float fixes the choice where that route can run."""
     forced = os.environ.get("AXX_FAST_ROUTE")
     if forced in routes:
         return forced
@@ -515,8 +521,13 @@ def cpu_route(key: tuple, routes: dict) -> str:
         return next(iter(routes))
     route = _ROUTES.get(key)
     if route not in routes:  # not timed yet (or timed where another route could run: never reuse it blindly)
+        shape = key[:5]
+        candidates = {n: fn for n, fn in routes.items() if (n, shape) not in _SLOW} or routes
+        if len(candidates) == 1:
+            route = _ROUTES[key] = next(iter(candidates))
+            return route
         times: dict[str, float] = {}
-        for name, fn in routes.items():
+        for name, fn in candidates.items():
             t = time.perf_counter()
             fn()  # warm-up: workspaces, packed weights, oneDNN's kernel selection
             warm = time.perf_counter() - t
@@ -524,6 +535,8 @@ def cpu_route(key: tuple, routes: dict) -> str:
             # a route whose first call alone is 5x the best so far is not timed again (int8 GEMMs without
             # VNNI took ~12x the float32 route here: timing them twice more would cost more than it tells)
             times[name] = warm if warm > 5 * best and warm > 0.01 else _best_of_two(fn)
+        fastest = min(times.values())
+        _SLOW.update((n, shape) for n, t in times.items() if t > SLOW_FACTOR * fastest)
         route = _ROUTES[key] = min(times, key=times.get)
     return route
 

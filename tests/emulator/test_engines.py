@@ -340,6 +340,7 @@ def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
 
     for winner in ("vnni", "int_mm", "float"):
         monkeypatch.setattr(fast, "_ROUTES", {})
+        monkeypatch.setattr(fast, "_SLOW", set())
         calls.clear()
         make(winner)
         assert torch.equal(fast.conv(x, w, lut, 1, 1), ref)
@@ -348,6 +349,11 @@ def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
         assert calls.count(winner) == 4 and calls[-1] == winner
         n = len(calls)
         assert torch.equal(fast.conv(x, w, lut, 1, 1), ref) and calls[n:] == [winner]  # cached: not timed again
+        # another level of the same layer shape (other planes): the routes far slower there are not timed again
+        calls.clear()
+        lut8 = marlin.table(200)
+        assert torch.equal(fast.conv(x, w, lut8, 1, 1), get_engine("reference").conv(x, w, lut8, 1, 1))
+        assert calls == [winner] and len(fast._ROUTES) == 2
     monkeypatch.setattr(fast, "_VNNI", False)  # one route left (no planes kernel, float32 refused): never timed
     monkeypatch.setattr(fast, "_AVX2", False)
     monkeypatch.setattr(fast, "float_route_ok", lambda: False)
