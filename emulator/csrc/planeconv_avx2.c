@@ -66,7 +66,8 @@ AVX2_TARGET static void tile_avx2(const uint8_t *p0, long step, const long *tapo
             for (int r = 0; r < A2_R; r++)
                 s16[r] = _mm256_setzero_si256();
             for (; q < end; q++) {
-                const __m256i bv = _mm256_loadu_si256((const __m256i *)(bt + (long)q * 32));
+                __m256i bv = _mm256_loadu_si256((const __m256i *)(bt + (long)q * 32));
+                __asm__("" : "+x"(bv));  /* in a register: folded into each vpmaddubsw it was loaded 4 times */
                 for (int r = 0; r < A2_R; r++) {
                     int32_t a4;
                     memcpy(&a4, p + r * step + 4 * q, 4);
