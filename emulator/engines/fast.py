@@ -298,6 +298,11 @@ def vnni_available() -> bool:
 
 
 _AVX2: bool | None = None
+_SIGNED: set = set()  # (input shape, weight shape) of layers the AVX2 kernel found negative activations in
+
+
+class NegativeActivations(ValueError):
+    """The AVX2 kernel met an activation < 0 (its 16-bit pair sums could saturate): nothing was computed."""
 
 
 def avx2_available() -> bool:
@@ -362,7 +367,8 @@ def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, ac
     if rc == -3:
         raise ValueError("activations contain NaN or inf: cannot quantize them for the multiplier")
     if rc == -5:
-        raise ValueError("the AVX2 plane kernel takes activations >= 0 only (after a ReLU); use another route")
+        raise NegativeActivations("the AVX2 plane kernel takes activations >= 0 only (after a ReLU); use another "
+                                  "route")
     if rc != 0:
         raise RuntimeError(f"planeconv_planes rejected the shapes (code {rc})")
     if out_scale is None:
@@ -630,16 +636,23 @@ class FastEngine(Engine):
         prepared = prepared.for_input(x)  # x >= 0 quantizes to x >= 0: the same planes apply
         dec = prepared.dec
         library_only = os.environ.get("AXX_FAST_ROUTE") in ("int_mm", "float")
-        kernel = None
+        kernel, shape = None, (tuple(x.shape), prepared.shape)
         if x.device.type == "cpu" and x.dtype == torch.float32 and (dec.int8 or dec.exact) and not library_only:
+            # the AVX2 kernel is tried on the quantized activations (its planes pass checks them for free; a
+            # look at the float ones first cost 5 % of a search's evaluations); a layer found signed (a
+            # network's first) goes the library route from then on
             kernel = conv_vnni if vnni_available() else \
                 conv_avx2 if avx2_available() and os.environ.get("AXX_FAST_ROUTE") in (None, "avx2") \
-                and _nonneg(x, dec) else None
+                and (dec.nonneg or shape not in _SIGNED) else None
         if kernel is not None:
             def fused():
                 sx = quant_scale(x, 8, act_amax)
-                return kernel(x, prepared, stride, padding, act_scale=float(sx),
-                              out_scale=float((1.0 / sx) * w_scale), bias=bias)
+                try:
+                    return kernel(x, prepared, stride, padding, act_scale=float(sx),
+                                  out_scale=float((1.0 / sx) * w_scale), bias=bias)
+                except NegativeActivations:
+                    _SIGNED.add(shape)
+                    return library()
 
             def library():
                 xi, sx = to_int8(x, act_amax)

@@ -128,6 +128,23 @@ def test_avx2_kernel_refuses_negative_activations(marlin):
     assert torch.equal(fast.conv_avx2(x, prep, 1, 1), get_engine("c").conv(x, w, marlin.table(50), 1, 1))
 
 
+def test_avx2_fused_route_takes_the_library_route_for_signed_layers(marlin, monkeypatch):
+    """The fused AVX2 route is tried on the quantized activations; a layer with a negative one (a network's
+    first) gets the library route's exact result, and that layer shape is not tried again."""
+    if not AVX2:
+        pytest.skip("this CPU has no AVX2")
+    monkeypatch.setattr(fast, "_VNNI", False)
+    monkeypatch.setattr(fast, "_SIGNED", set())
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 8, 6, 6, generator=g)
+    w = torch.randint(-128, 128, (8, 8, 3, 3), dtype=torch.int8, generator=g)
+    amax, ws, lut, eng = x.abs().max(), torch.tensor(0.01), marlin.table(100), get_engine("fast")
+    got = eng.conv_float(x, amax, w, ws, lut, 1, 1)
+    assert fast._SIGNED == {((2, 8, 6, 6), (8, 8, 3, 3))}
+    monkeypatch.setenv("AXX_FAST_ROUTE", "int_mm")
+    assert torch.equal(got, eng.conv_float(x, amax, w, ws, lut, 1, 1))
+
+
 @pytest.mark.parametrize("engine", ["reference", "c", "fast"])
 def test_level0_is_exact_int8_conv(marlin, engine, fast_path):
     g = torch.Generator().manual_seed(1)
