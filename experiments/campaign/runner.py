@@ -25,8 +25,12 @@ class Rates:
 
     def __init__(self, path: Path, log=print):
         self.path, self.log = path, log
+        from emulator.engines import fast
         hw = hardware()
-        self.key = f"{hw['cpu']}|{hw['torch_threads']} threads"
+        # the fast engine's planes kernel is part of the key: evaluations of approx models ran 2x faster on AVX2
+        # CPUs once it had one, so rates timed before it would project them twice too long
+        kernel = "vnni" if fast.vnni_available() else "avx2" if fast.avx2_available() else "no planes kernel"
+        self.key = f"{hw['cpu']}|{hw['torch_threads']} threads|{kernel}"
         try:
             self.cache = json.loads(path.read_text()).get(self.key, {})
         except (OSError, ValueError, AttributeError):
