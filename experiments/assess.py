@@ -139,7 +139,7 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
     model = prepare_model(victim, "approx", 0, data_dir, calib_images, device)
     set_scheme(model, scheme)
     marlin = power_per_level() if scheme == "marlin" else None
-    na = min(adaptive_images or len(labels), len(labels))
+    na = len(labels) if adaptive_images is None else min(adaptive_images, len(labels))  # 0: no adaptive attack
     xf = to_float(x)
     for lv in tqdm(todo, desc=f"assess {scheme}", unit="level", disable=None if progress else True):
         model.set_levels(lv)

@@ -8,6 +8,21 @@ from pathlib import Path
 from ..options import add_calib_images, add_data, add_device, add_quiet
 
 ZOO = Path(__file__).resolve().parents[2] / "experiments" / "zoo"
+# the default victim: the zoo's approx ResNet-20, else (until it is trained) the quant ResNet-20 that it is
+# fine-tuned from, run as approx (the thesis's approx models start from those parameters)
+DEFAULT_VICTIMS = ("resnet20_approx", "resnet20_quant")
+
+
+def default_victim(zoo: Path = ZOO) -> tuple[str, str | None]:
+    """(checkpoint, a note when it is not the approx model itself) of the zoo's default victim."""
+    for name in DEFAULT_VICTIMS:
+        if (zoo / f"{name}.pt").is_file():
+            note = None if name == DEFAULT_VICTIMS[0] else (
+                f"note: the zoo has no {DEFAULT_VICTIMS[0]} yet: assessing {name}, the model it is fine-tuned from, "
+                "run as approx (--victim names another)")
+            return str(zoo / f"{name}.pt"), note
+    raise ValueError(f"the zoo ({zoo}) has none of {', '.join(DEFAULT_VICTIMS)} yet: name a checkpoint with --victim "
+                     "and its float model with --source")
 
 
 def add(sub, schemes: str) -> None:
@@ -20,7 +35,8 @@ def add(sub, schemes: str) -> None:
                     "OUT/assess.csv (+ .json provenance) and OUT/assess.png; a killed run keeps its finished levels "
                     "and a rerun continues. --compare draws several assessed schemes on the same axes.")
     a.add_argument("--scheme", default="marlin", help=f"multiplier scheme (one of: {schemes}; default marlin)")
-    a.add_argument("--victim", help="checkpoint to assess (run as approx; default the zoo's resnet20_approx)")
+    a.add_argument("--victim", help="checkpoint to assess (run as approx; default the zoo's resnet20_approx, and "
+                                    "until it is trained the resnet20_quant it is fine-tuned from)")
     a.add_argument("--source", help="float checkpoint of the same architecture for the transfer PGD "
                                     "(default the zoo's float model of the victim's architecture)")
     a.add_argument("--levels", default="default",
@@ -56,10 +72,13 @@ def run(args: argparse.Namespace) -> int:
             get_scheme(s)
         print(f"wrote {compare(schemes, args.out)}")
         return 0
-    victim = args.victim or str(ZOO / "resnet20_approx.pt")
-    if not Path(victim).is_file():
-        raise ValueError(f"{victim}: no such checkpoint" + ("" if args.victim else
-                         " (the zoo has no ResNet-20 yet: name a checkpoint with --victim and --source)"))
+    victim = args.victim
+    if victim is None:
+        victim, note = default_victim()
+        if note:
+            print(note)
+    elif not Path(victim).is_file():
+        raise ValueError(f"{victim}: no such checkpoint")
     if args.source:
         source = args.source
     else:

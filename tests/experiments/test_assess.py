@@ -69,7 +69,11 @@ def test_designer_loop_end_to_end(setup, tmp_path, monkeypatch, capsys):
     from lut_build.schemes import get_scheme
     write_lut_dir(luts / "bw8", "bw8", all_tables(get_scheme("bw8").model), source="model", headers=False)
     assert main(["cost", "--scheme", "bw8", "--vectors", "4096", "--quiet"]) == 0
-    assert main([*argv[:2], "bw8", *argv[3:]]) == 0
+    bw8 = [*argv[:2], "bw8", *argv[3:]]
+    bw8[bw8.index("--adaptive-images") + 1] = "0"  # 0 skips the adaptive attack (it attacked every image)
+    assert main(bw8) == 0
+    rows = list(csv.DictReader(open(out / "bw8" / "assess.csv")))
+    assert {(r["adaptive_adv_acc"], r["adaptive_images"]) for r in rows} == {("", "0")}
     assert main(["assess", "--compare", "marlin_nocomp,bw8", "--out", str(out)]) == 0
     assert (out / "compare_marlin_nocomp_bw8.png").stat().st_size > 10_000
 
@@ -116,3 +120,14 @@ def test_bad_input(setup, tmp_path, capsys, monkeypatch):
     assert "unknown scheme 'nope'" in capsys.readouterr().err
     assert main(["assess", "--compare", "marlin,bw8", "--out", str(tmp_path / "o2")]) == 2
     assert "no assessment of 'marlin'" in capsys.readouterr().err
+
+
+def test_default_victim_is_the_zoo_s_approx_resnet20_else_its_quant_start(tmp_path):
+    from axx.commands.assess import default_victim
+    with pytest.raises(ValueError, match="has none of resnet20_approx, resnet20_quant yet: name a checkpoint"):
+        default_victim(tmp_path)
+    (tmp_path / "resnet20_quant.pt").write_bytes(b"")
+    path, note = default_victim(tmp_path)
+    assert path.endswith("resnet20_quant.pt") and "no resnet20_approx yet" in note
+    (tmp_path / "resnet20_approx.pt").write_bytes(b"")
+    assert default_victim(tmp_path) == (str(tmp_path / "resnet20_approx.pt"), None)
