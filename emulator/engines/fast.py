@@ -562,7 +562,8 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
     dec = prepared.dec
     if x.device.type != "cpu":
         return _conv_int_mm(x, prepared, s, p, oh, ow)
-    nonneg = _nonneg(x, dec)
+    # looked at only where the AVX2 kernel could take it (a pass over x on every call otherwise)
+    nonneg = not vnni_available() and avx2_available() and _nonneg(x, dec)
     routes = cpu_routes(x, prepared, s, p, oh, ow, nonneg)
     if route is not None:
         if route not in routes:

@@ -112,13 +112,13 @@ def statuses(steps: dict[str, Step], ctx: Context, everything: dict[str, Step] |
 def record_recipes(steps: dict[str, Step], status: dict[str, Status], ctx: Context) -> int:
     """Results made before sidecars recorded their sets' recipes get them now, while the sets are here (and the
     result is up to date with them: its status is done); returns how many sidecars were completed."""
-    from ..provenance import record_recipes as record
+    from ..provenance import REMADE_ROLES, record_recipes as record
 
     n = 0
     for sid, step in steps.items():
         if step.kind in ("eval", "search") and status[sid].state == "done":
             inputs = step.inputs(ctx)
-            if all(Path(p).is_file() for r, p in inputs.items() if r.startswith("adversarial set")):
+            if all(Path(p).is_file() for r, p in inputs.items() if r.startswith(REMADE_ROLES)):
                 n += record(step.result(ctx), inputs)
     return n
 
