@@ -77,7 +77,7 @@ class PreparedWeights:
     def for_input(self, x: torch.Tensor) -> "PreparedWeights":
         """These weights for activations x: when every x >= 0 (after a ReLU), those of the non-negative
         decomposition (one error plane fewer where P = 8; the float route's folded layout where P >= 7)."""
-        if self.dec.nonneg or self.dec.planes < 7 or bool((x < 0).any()):
+        if self.dec.nonneg or self.dec.planes < 7 or has_negative(x):
             return self
         if self._nonneg is None:
             self._nonneg = PreparedWeights(self.w, for_nonneg(self.dec))
@@ -575,7 +575,13 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
 
 def _nonneg(x: torch.Tensor, dec: Decomposition) -> bool:
     """Every activation >= 0 (the AVX2 kernel's condition): known from the decomposition, else looked at."""
-    return dec.nonneg or not bool((x < 0).any())
+    return dec.nonneg or not has_negative(x)
+
+
+def has_negative(x: torch.Tensor) -> bool:
+    """Some element < 0 (NaN is not: quantization refuses it later). amin: one vectorised pass, ~10x faster
+    than (x < 0).any(), which writes a bool tensor first (that cost 6 % of an approx ResNet-20 forward)."""
+    return x.numel() > 0 and bool(x.amin() < 0)
 
 
 def cpu_routes(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: int, nonneg: bool = False) -> dict:
