@@ -37,20 +37,37 @@ class Rates:
             self.cache = {}
 
     def _get(self, what: str, arch: str, exec_type: str) -> float:
-        from ..bench_train import eval_rate, train_rate
+        from ..bench_train import eval_rate
         from ..parsing import parse_arch
         k = f"{what}:{arch}:{exec_type}"
         load = os.getloadavg()[0]
         hit = self.cache.get(k)
-        # a rate timed while the machine was busier than now is timed again
-        if not isinstance(hit, dict) or hit.get("load", 0) > load + 0.5:
+        # a rate timed while the machine was busier than now is timed again; so is a training rate timed
+        # eagerly only (before the route was timed too)
+        if not isinstance(hit, dict) or hit.get("load", 0) > load + 0.5 or (what == "train" and "route" not in hit):
             self.log(f"timing {what} steps of {arch} {exec_type} for the projection ...")
             d = parse_arch(arch)
-            rate = (train_rate(d, exec_type, False, False, False, 128, 3, lambda *a: None)[0]
-                    if what == "train" else eval_rate(d, exec_type, 3))
-            self.cache[k] = hit = {"images_per_s": rate, "load": round(load, 2)}
+            hit = {"images_per_s": eval_rate(d, exec_type, 3)} if what == "eval" else self._train_rate(d, exec_type)
+            hit["load"] = round(load, 2)
+            self.cache[k] = hit
             self._save()
         return hit["images_per_s"]
+
+    @staticmethod
+    def _train_rate(depth: int, exec_type: str) -> dict:
+        """The faster of eager and compiled training steps (what `axx train --route auto` picks between, but
+        for channels-last): compiled steps of quant models ran 1.6x the eager ones (ResNet-32, 2-core AVX2
+        EPYC), so eager steps alone projected the quant trainings 1.6x too long."""
+        from ..bench_train import train_rate
+        from ..compiled import compile_enabled
+        rates = {"eager": train_rate(depth, exec_type, False, False, False, 128, 3, lambda *a: None)[0]}
+        if exec_type in ("float", "quant") and compile_enabled():
+            said: list = []
+            rate = train_rate(depth, exec_type, True, False, False, 128, 3, said.append)[0]
+            if not said:  # compilation failed: eager is what a training would run
+                rates["compiled"] = rate
+        route = max(rates, key=rates.get)
+        return {"images_per_s": rates[route], "route": route}
 
     def _save(self) -> None:
         from fileio import atomic_write_text
@@ -157,7 +174,7 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
     log(f"{len(steps)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     load = os.getloadavg()[0]
     how = (f"trainings from the pace of {calibrated} here: of their parameter types scaled by work, of the others "
-           f"eager fp32 steps x{rates.calibration:.2f}" if calibrated else "eager fp32 steps")
+           f"timed fp32 steps x{rates.calibration:.2f}" if calibrated else "timed fp32 steps")
     log(f"projected on this machine ({hw['cpu']}, {hw['torch_threads']} threads, {how}): trainings left "
         f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
         + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
@@ -168,7 +185,7 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
 def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
     """Set `rates.paces` (seconds per multiply-accumulate of training, per parameter type, from the interrupted
     trainings whose states hold epochs run here) and `rates.calibration` (the median of their own pace over the
-    timed eager steps' projection, for the types without such a training): a few eager steps timed beside a
+    timed steps' projection, for the types without such a training): a few steps timed beside a
     running training projected ResNet-56 quant at 86 h for 42 epochs. Returns their names ('' when none)."""
     factors, paces = {}, {}
     for step in steps.values():

@@ -131,7 +131,7 @@ class TrainStep(Step):
         return min(TRAIN_IMAGES, c.subset or TRAIN_IMAGES) * conv_macs(self.model.arch) * (2.0 if self.model.at else 1.0)
 
     def timed_epoch_s(self, ctx: Context, rates) -> float:
-        """One epoch's seconds from the timed eager steps (`rates`)."""
+        """One epoch's seconds from the timed training steps (`rates`: the faster of eager and compiled)."""
         c = self.config(ctx).resolved()
         images = min(TRAIN_IMAGES, c.subset or TRAIN_IMAGES)
         rate = rates.train(self.model.arch, self.model.params)

@@ -455,3 +455,30 @@ def test_interrupted_attack_is_shown_and_needs_resume(tiny):
     resumed = Context(**{**ctx.__dict__, "resume": True})
     res = reproduce([str(d / "tiny.toml")], resumed, only=["attack:*"], log=lambda *a: None)
     assert not res["failed"] and is_complete(out) and not Path(str(out) + ".state").exists()
+
+
+def test_projection_times_the_training_route_not_eager_steps_only(tmp_path, monkeypatch):
+    """The dry run's training rate is the faster of eager and compiled steps, as the training's route is (eager
+    quant steps ran at 0.6x the compiled ones: the quant trainings projected 1.6x too long); a cached rate
+    timed eagerly only is timed again."""
+    import json
+
+    from experiments import bench_train
+    from experiments.campaign.runner import Rates
+    timed = []
+
+    def fake_train_rate(depth, exec_type, compiled, *a):
+        timed.append((depth, exec_type, compiled))
+        return (160.0 if compiled else 100.0) if exec_type == "quant" else 90.0, 0.0
+
+    monkeypatch.setattr(bench_train, "train_rate", fake_train_rate)
+    monkeypatch.setattr("experiments.compiled.compile_enabled", lambda: True)
+    path = tmp_path / "rates.json"
+    rates = Rates(path, log=lambda m: None)
+    path.write_text(json.dumps({rates.key: {"train:resnet32:quant": {"images_per_s": 100.0, "load": 0.0}}}))
+    rates = Rates(path, log=lambda m: None)
+    assert rates.train("resnet32", "quant") == 160.0 and timed == [(32, "quant", False), (32, "quant", True)]
+    assert rates.train("resnet32", "approx") == 90.0 and timed[2:] == [(32, "approx", False)]  # approx runs eagerly
+    cached = Rates(path, log=lambda m: None)
+    assert cached.train("resnet32", "quant") == 160.0 and len(timed) == 3  # from the file, route recorded
+    assert json.loads(path.read_text())[rates.key]["train:resnet32:quant"]["route"] == "compiled"
