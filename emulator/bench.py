@@ -2,7 +2,8 @@
 
 For one 3x3 convolution of each ResNet stage shape and for a whole ResNet-32 forward pass, at
 the given levels: exact float32, reference (layers only: a whole network through the torch
-gather takes minutes), c and fast; then ResNet-32 throughput (images/s) per execution type.
+gather takes minutes), c and fast; the planes kernel's multiply-adds per second against its instruction's
+peak (csrc/peak.c); then ResNet-32 throughput (images/s) per execution type.
 """
 from __future__ import annotations
 
@@ -67,6 +68,42 @@ def bench_layers(levels, batch: int, ref_batch: int, repeats: int, log=print) ->
                 log(f"  {'(GPU)':>17}: fast {r['gpu_fast']:6.2f}x  cuda {r['gpu_cuda']:6.2f}x   "
                     f"[exact fp32 on {torch.cuda.get_device_name()} {r['gpu_exact_fp32_ms']:.3f} ms]")
     return rows
+
+
+def bench_kernel(levels, batch: int, repeats: int, log=print) -> dict | None:
+    """The planes kernel's rate (useful byte multiply-adds per second: batch x pixels x outputs x taps x planes x
+    channels, its planes pass included) per ResNet stage shape and level, against the peak of its instruction
+    measured in the same run (csrc/peak.c): what any rewrite of its loops could still gain. None where this
+    CPU has no planes kernel."""
+    from .engines import fast
+    from .engines.build import load
+    from .engines.decomposition import decompose
+    from .lut import load_scheme
+
+    kind = "vnni" if fast.vnni_available() else "avx2" if fast.avx2_available() else None
+    if kind is None:
+        log("  no planes kernel on this CPU (neither AVX-512 VNNI nor AVX2)")
+        return None
+    threads = torch.get_num_threads()
+    peak = max(load().lib.planeconv_peak(0 if kind == "avx2" else 1, 10_000_000, threads) for _ in range(3))
+    instr = "vpmaddubsw + vpaddw" if kind == "avx2" else "vpdpbusd"
+    log(f"  {instr} alone (registers only): {peak:.1f} G multiply-adds/s on {threads} threads")
+    luts = load_scheme("marlin")
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for c, h in STAGES:
+        x = torch.randint(0, 128, (batch, c, h, h), dtype=torch.int8, generator=g)  # after a ReLU: >= 0
+        w = torch.randint(-127, 128, (c, c, 3, 3), dtype=torch.int8, generator=g)
+        for lv in levels:
+            lut = luts.table(lv)
+            pw = fast.prepare(w, decompose(lut)).for_input(x)
+            planes = 1 if pw.dec.exact else pw.dec.planes + 2
+            t = _median(lambda: fast.conv(x, w, lut, 1, 1, prepared=pw, route=kind), repeats)
+            rate = batch * h * h * c * 9 * planes * c / t / 1e9
+            rows.append({"shape": f"{c}x{h}x{h}", "level": lv, "batch": batch, "planes": planes,
+                         "gmacs_per_s": rate, "of_peak": rate / peak})
+            log(f"  conv {c}x{h}x{h} level {lv:>3}: {planes} plane groups, {rate:6.1f} G/s = {rate / peak:4.0%} of that")
+    return {"kernel": kind, "instruction": instr, "peak_gmacs_per_s": peak, "threads": threads, "rows": rows}
 
 
 def _gpu_layer(x, w, lut, repeats: int) -> dict:
@@ -157,6 +194,8 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
         f"{', '.join(offered)}")
     log("per-layer times as a ratio to exact float32 conv2d measured in the same run (medians):")
     layers = bench_layers(levels, batch, ref_batch, repeats, log)
+    log("the planes kernel's multiply-adds against its instruction's peak, both measured now:")
+    kernel = bench_kernel(levels, batch, repeats, log)
     log("whole network:")
     net, thr = bench_resnet(levels, batch, repeats, log=log)
     names = {"vnni": "AVX-512 VNNI kernel", "avx2": "AVX2 kernel", "int_mm": "im2col + torch._int_mm", "float": "float32 convolution",
@@ -168,7 +207,7 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
                          "torch": torch.__version__, "threads": torch.get_num_threads(),
                          "cpu": cpu_id(), "cuda": torch.cuda.is_available(),
                          "fast_cpu_route": route},
-              "code_version": code_version(), "layers": layers, "resnet": net, "throughput": thr}
+              "code_version": code_version(), "layers": layers, "kernel": kernel, "resnet": net, "throughput": thr}
     if out:
         atomic_write_text(out, json.dumps(result, indent=2) + "\n")
         log(f"wrote {out}")

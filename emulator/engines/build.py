@@ -54,7 +54,7 @@ def workspace(name: str, numel: int) -> torch.Tensor:
 
 
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
-SOURCES = (CSRC / "lutconv.c", CSRC / "planeconv.c", CSRC / "planeconv_avx2.c")  # one library: the LUT engine, the fast path's kernels
+SOURCES = (CSRC / "lutconv.c", CSRC / "planeconv.c", CSRC / "planeconv_avx2.c", CSRC / "peak.c")  # one library: the LUT engine, the fast path's kernels, their peaks
 HEADERS = (CSRC / "planeconv_common.h",)  # included by them: part of the library's identity
 CDEF = """int lutconv(const uint8_t *xpad, const uint8_t *w, const int32_t *lut, int32_t *out,
                    int N, int C, int HP, int WP, int O, int KH, int KW, int SH, int SW,
@@ -72,6 +72,7 @@ int planeconv_avx2_supported(void);
 int planeconv_avx2_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, int32_t *out, float *outf,
                         float fscale, const float *bias, int N, int HP, int WP, int KC, int NQX, int O, int KH,
                         int KW, int SH, int SW, int OH, int OW, int nthreads);
+double planeconv_peak(int kind, long iters, int nthreads);
 int float_planes(const int8_t *x, long sn, long sc, long sh, long sw, const float *table, int G, float *out,
                  int N, int C, int H, int W, int nthreads);"""
 _lib = None

@@ -86,6 +86,14 @@ def test_bench_smoke(tmp_path):
         "quantize + conv + dequantize"}
     assert len(r["layers"]) == 6 and all(row["fast"] > 0 and row["c"] > 0 and row["reference"] > 0 for row in r["layers"])
     assert [row["level"] for row in r["resnet"]] == [0, 50]
+    from emulator.engines import fast
+    if fast.vnni_available() or fast.avx2_available():  # the kernel beside its instruction's peak, measured in the run
+        k = r["kernel"]
+        assert k["kernel"] in ("vnni", "avx2") and k["peak_gmacs_per_s"] > 0 and len(k["rows"]) == 6
+        assert all(row["gmacs_per_s"] > 0 and row["of_peak"] > 0 for row in k["rows"])
+        assert [row["planes"] for row in k["rows"][:2]] == [1, 8]  # level 0: x alone; 50 (columns 1, 4, 5): bits 0-5 + x + (x != 0)
+    else:
+        assert r["kernel"] is None
     assert {t["exec_type"] for t in r["throughput"]} == {"float", "quant", "approx"}
 
 
