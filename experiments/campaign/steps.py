@@ -267,7 +267,7 @@ class EvalStep(Step):
             return Status("done", f"made from {len(absent)} set(s) not here, by their unchanged recipes" if absent
                           else "")
         if absent:
-            return _waiting([Path(p).stem for p in absent])
+            return _waiting([Path(p).stem for p in absent], _unvouched(self.output(ctx)))
         kept = self._kept(ctx)
         detail = "" if why == "does not exist" else why
         return Status("todo", f"{detail}{'; ' if detail and kept else ''}{kept} rows kept by an interrupted run"
@@ -357,7 +357,7 @@ class SearchStep(Step):
         if why is None:
             return Status("done", "made from a set not here, by its unchanged recipe" if absent else "")
         if absent:
-            return _waiting([Path(cfg.advset).stem])
+            return _waiting([Path(cfg.advset).stem], _unvouched(front))
         state = Path(self.output(ctx)) / STATE
         if state.is_file():
             try:
@@ -455,8 +455,17 @@ class ReportStep(Step):
         return str(out)
 
 
-def _waiting(missing: list[str]) -> Status:
-    return Status("waiting", f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+def _waiting(missing: list[str], why: str = "") -> Status:
+    return Status("waiting", f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+                             + (f" ({why})" if why else ""))
+
+
+def _unvouched(result: str | Path) -> str:
+    """Why a complete result waits for sets that are not here: it records no recipes for them (made before
+    results did), so nothing shows it still matches them, and they are made again to check it."""
+    if is_complete(result) and not (read_sidecar(result) or {}).get("recipes"):
+        return "complete, but made before results recorded their sets' recipes: the sets are made again to check it"
+    return ""
 
 
 def _standins(result: str | Path, inputs: dict, absent: dict, makers: dict, ctx: Context) -> dict | None:

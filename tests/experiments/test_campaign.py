@@ -137,6 +137,14 @@ def test_run_skip_and_redo_by_content(tiny, capsys, monkeypatch):
     assert [line.split(None, 2)[1:] for line in out if line.startswith("attack:")] == \
         [["done", "not needed: every result made from it is done"]] * 2
     assert any(line.startswith("eval:tiny/r8") and "made from 2 set(s) not here" in line for line in out)
+    # had the table recorded no recipes, the dry run says why its sets would be made again
+    with_recipes = side.read_text()
+    side.write_text(json.dumps({k: v for k, v in json.loads(with_recipes).items() if k != "recipes"}))
+    out.clear()
+    dry_run(derive_steps([load_plan(d / "tiny.toml")], ctx), ctx, FakeRates(), log=out.append)
+    assert any(line.startswith("eval:tiny/r8") and "waiting" in line and "made before results recorded" in line
+               for line in out)
+    side.write_text(with_recipes)
     # a victim retrained: its table needs both sets again (the float one is made again, byte for byte)
     q.unlink()
     res = reproduce([str(d / "tiny.toml")], ctx, log=said.append)
