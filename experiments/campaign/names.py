@@ -17,8 +17,11 @@ THESIS_EPOCHS = 128  # from scratch (the author's recipe: x0.1 at 64 and 96)
 # fine-tunes and AT keep the thesis's 2 epochs). ResNet-56: 64 epochs, x0.1 at 32 and 48 (the same
 # proportions). The campaign issue allows it only when `axx reproduce --dry-run` projects more than
 # 40 CPU-hours of training left: it projected about 57 h (idle) on the 2-core AVX2 EPYC this zoo
-# trains on (2026-11-25), of which ResNet-56 float and quant are the largest part. The sidecar
-# records the epochs; the results pages state it beside each ResNet-56 number.
+# trains on (2026-11-25), of which ResNet-56 float and quant are the largest part. (That projection timed
+# quant steps eagerly, 1.6x slower than the compiled steps a training runs, fixed 2026-11-27; the paces
+# measured since still put ResNet-56 float and quant at 128 epochs alone near 38 h, ~9 min an epoch each,
+# with ResNet-32 float and quant then ~20 h to go: well over 40 h either way.) The sidecar records the
+# epochs; the results pages state it beside each ResNet-56 number.
 ZOO_RECIPE: dict[str, dict] = {"resnet56": {"epochs": 64}}
 _NAME = re.compile(r"^(resnet\d+)_(float|quant|approx)(_at)?$")
 
