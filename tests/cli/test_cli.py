@@ -97,6 +97,16 @@ def test_bench_smoke(tmp_path):
     assert {t["exec_type"] for t in r["throughput"]} == {"float", "quant", "approx"}
 
 
+@pytest.mark.parametrize("args,msg", [
+    (["--batch", "0"], "--batch must be >= 1"),
+    (["--levels", "0,300"], "level 300 outside 0..255"),
+    (["--levels", "0,x"], "--levels takes comma-separated levels"),
+])
+def test_bench_bad_input_is_one_clear_line(args, msg):
+    p = run("bench", *args)
+    assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr and not p.stdout.strip()
+
+
 def test_bench_search_cli(tmp_path, capsys):
     import json
 
