@@ -22,13 +22,10 @@ def add(sub, schemes: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from emulator.bench import run as bench
 
-    from emulator.lut import check_level
+    from experiments.parsing import parse_levels
 
-    try:
-        levels = [check_level(int(v)) for v in args.levels.split(",")]
-    except ValueError as e:
-        raise ValueError(f"--levels: {e}" if "outside" in str(e) else
-                         f"--levels takes comma-separated levels in 0..255, got {args.levels!r}") from None
+    levels = parse_levels(args.levels)
+    levels = levels if isinstance(levels, list) else [levels]
     for name in ("batch", "ref_batch", "repeats"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

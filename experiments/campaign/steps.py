@@ -463,7 +463,8 @@ def _waiting(missing: list[str], why: str = "") -> Status:
 def _unvouched(result: str | Path) -> str:
     """Why a complete result waits for sets that are not here: it records no recipes for them (made before
     results did), so nothing shows it still matches them, and they are made again to check it."""
-    if is_complete(result) and not (read_sidecar(result) or {}).get("recipes"):
+    side = read_sidecar(result)  # the recipes first: is_complete hashes the result
+    if side is not None and not side.get("recipes") and is_complete(result):
         return "complete, but made before results recorded their sets' recipes: the sets are made again to check it"
     return ""
 

@@ -99,8 +99,8 @@ def test_bench_smoke(tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["--batch", "0"], "--batch must be >= 1"),
-    (["--levels", "0,300"], "level 300 outside 0..255"),
-    (["--levels", "0,x"], "--levels takes comma-separated levels"),
+    (["--levels", "0,300"], "levels must be integers in 0..255 (one, or one per convolution, comma-separated); got '300'"),
+    (["--levels", "0,x"], "levels must be integers in 0..255 (one, or one per convolution, comma-separated); got 'x'"),
 ])
 def test_bench_bad_input_is_one_clear_line(args, msg):
     p = run("bench", *args)
