@@ -1,0 +1,112 @@
+"""scripts/offline_kit.py: what goes in comes out byte for byte, over parts unpacked one call at a time and in
+any order; a damaged chunk or a foreign part is refused; a non-kit folder is never deleted."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "offline_kit.py"
+spec = importlib.util.spec_from_file_location("offline_kit", SCRIPT)
+kit = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(kit)
+
+FILES = ["data_batch_1", "test_batch", "batches.meta"]
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    d = tmp_path / "cifar"
+    d.mkdir()
+    rng = __import__("numpy").random.default_rng(0)
+    # image-like bytes (smooth rows) so the delta filter has something to find, and one incompressible file
+    (d / "data_batch_1").write_bytes(bytes(int(v) % 256 for v in rng.integers(0, 4, 60_000).cumsum()))
+    (d / "test_batch").write_bytes(rng.bytes(50_000))
+    (d / "batches.meta").write_bytes(b"meta")
+    return d
+
+
+def test_parts_rebuild_every_file_in_any_order(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "kit"
+    m = kit.pack(data, out, 16 * 1024, [], files=FILES, log=lambda *a: None)
+    assert m["parts"] >= 4
+    for p in range(1, m["parts"] + 1):
+        part = out / f"part{p}"
+        assert sum(f.stat().st_size for f in part.iterdir() if f.name != "manifest.json") <= 16 * 1024
+    dest, stage, said = tmp_path / "got", tmp_path / "stage", []
+    order = list(range(m["parts"], 0, -1))
+    for i, p in enumerate(order):
+        done = kit.unpack([out / f"part{p}"], dest, stage, None, log=said.append)
+        assert done == (i == len(order) - 1)
+    for f in FILES:
+        assert (dest / f).read_bytes() == (data / f).read_bytes()
+    assert "complete: 3 files" in said[-1]
+    # again: nothing to do, still complete
+    assert kit.unpack([out / "part1"], dest, stage, None, log=lambda *a: None)
+
+
+def test_damaged_chunk_and_foreign_part_are_refused(data: Path, tmp_path: Path) -> None:
+    out, other = tmp_path / "kit", tmp_path / "other"
+    kit.pack(data, out, 16 * 1024, [], files=FILES, log=lambda *a: None)
+    kit.pack(data, other, 32 * 1024, [], files=FILES, log=lambda *a: None)
+    chunk = next(f for f in (out / "part1").iterdir() if f.name != "manifest.json")
+    chunk.write_bytes(b"x" + chunk.read_bytes()[1:])
+    with pytest.raises(kit.KitError, match="damaged"):
+        kit.unpack([out / "part1"], tmp_path / "got", tmp_path / "stage", None, log=lambda *a: None)
+    with pytest.raises(kit.KitError, match="another kit"):
+        kit.unpack([out / "part2", other / "part1"], tmp_path / "got", tmp_path / "stage", None,
+                   log=lambda *a: None)
+
+
+def test_cli_errors_are_one_line_and_keep_foreign_folders(data: Path, tmp_path: Path) -> None:
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    env = {k: v for k, v in os.environ.items() if k != "CIFAR10_DIR"}
+    r = subprocess.run([sys.executable, str(SCRIPT), "pack", "--data", str(data), "--out", str(keep),
+                        "--no-wheels"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "holds no kit" in r.stderr and (keep / "notes.txt").read_text() == "precious"
+    r = subprocess.run([sys.executable, str(SCRIPT), "pack", "--out", str(tmp_path / "k"), "--no-wheels"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "CIFAR10_DIR" in r.stderr
+    r = subprocess.run([sys.executable, str(SCRIPT), "unpack", str(tmp_path), "--data", str(tmp_path / "d")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "not a part of an offline kit" in r.stderr
+    r = subprocess.run([sys.executable, str(SCRIPT), "pack", "--data", str(tmp_path), "--out",
+                        str(tmp_path / "k"), "--no-wheels"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "lacks data_batch_1" in r.stderr
+
+
+def _wheel(where: Path, name: str) -> Path:
+    """A minimal pure-Python wheel (what pip needs to install one offline)."""
+    import zipfile
+    path = where / f"{name}-0.1-py3-none-any.whl"
+    info = f"{name}-0.1.dist-info"
+    files = {f"{name}/__init__.py": "VALUE = 42\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{info}/RECORD"] = "".join(f"{k},,\n" for k in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as z:
+        for k, v in files.items():
+            z.writestr(k, v)
+    return path
+
+
+def test_wheels_travel_first_and_install_once_complete(data: Path, tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, "kitprobe")
+    out, site = tmp_path / "kit", tmp_path / "site"
+    m = kit.pack(data, out, 16 * 1024, [wheel], files=FILES, log=lambda *a: None)
+    assert [c["part"] for c in m["files"][0]["chunks"]] == [1] and m["files"][0]["kind"] == "wheel"
+    said: list = []
+    assert not kit.unpack([out / "part1"], tmp_path / "got", tmp_path / "stage", site, log=said.append)
+    assert any("installed 1 wheels" in s for s in said)
+    r = subprocess.run([sys.executable, "-c", "import kitprobe; print(kitprobe.VALUE)"], capture_output=True,
+                       text=True, env={**os.environ, "PYTHONPATH": str(site)})
+    assert r.stdout.strip() == "42"
+    said.clear()
+    parts = [out / f"part{p}" for p in range(2, m["parts"] + 1)]
+    assert kit.unpack(parts, tmp_path / "got", tmp_path / "stage", site, log=said.append)
+    assert not any("installed" in s for s in said)  # already there: not installed again
