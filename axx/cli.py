@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     schemes = ", ".join(sorted(SCHEMES))
     p = argparse.ArgumentParser(prog="axx", description=(
-        "Hardware-faithful emulation of MARLIN's reconfigurable approximate multiplier: RTL "
-        "co-verification, LUTs, and (in later commands) approximate CNNs under attack."))
+        "Hardware-faithful emulation of MARLIN's reconfigurable approximate multiplier: RTL co-verification "
+        "and look-up tables, a scheme's gate-level cost, quantized and approximate CNNs trained, attacked, "
+        "evaluated and searched, and the thesis's campaign. `axx COMMAND --help` for each command."))
     p.add_argument("--debug", action="store_true",
                    help="show Python tracebacks (errors are otherwise one line: what, where, exit status 2)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
