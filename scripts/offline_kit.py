@@ -14,7 +14,7 @@ assembled as soon as all its chunks are there, checked against its sha256, and w
 is there they are installed with pip into --site (no index, no dependencies). Only the standard library is used,
 so it runs on the bare target before anything is installed.
 
-    python3 scripts/offline_kit.py pack --data $CIFAR10_DIR --out .offline --part-mib 27
+    python3 scripts/offline_kit.py pack --data $CIFAR10_DIR --out .offline --part-mib 24
     python3 scripts/offline_kit.py unpack .offline/part1 --data /tmp/cifar --site /tmp/site   # then part2, ...
     PYTHONPATH=/tmp/site:$PWD CIFAR10_DIR=/tmp/cifar python3 -m axx.cli reproduce zoo --resume --jobs 6
 """
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=os.environ.get("CIFAR10_DIR"),
                    help="the CIFAR-10 batches' folder (default $CIFAR10_DIR)")
     p.add_argument("--out", type=Path, default=Path(".offline"), help="the kit's folder (replaced)")
-    p.add_argument("--part-mib", type=float, default=27.0, help="most MiB per part (default 27)")
+    p.add_argument("--part-mib", type=float, default=24.0,
+                   help="most MiB per part: the transfer cap less what travels beside each part (default 24)")
     p.add_argument("--python", default="3.12", help="the target's Python version, for the wheels (default 3.12)")
     p.add_argument("--no-wheels", action="store_true", help="carry the data only")
     p.add_argument("--packages", nargs="*", default=DEVICE_PACKAGES,
