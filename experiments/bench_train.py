@@ -7,10 +7,17 @@ routes `axx train --route auto` chooses from), compiled channels-last, and with 
 autocast; each as a ratio to the baseline, medians after warm-up (compilation happens in the warm-up and is
 reported apart). The projection takes the fastest fp32 route (what auto picks) and adds each epoch's
 validation (5,000 images, eval mode) and the final test pass.
+
+Side by side (`--side-by-side N`): N trainings of 1/N of the threads each, run at once (what `axx reproduce
+--jobs N` does with independent trainings), against one training with all threads, each in its own process and
+counted over the same wall-clock window. Small convolutions scale poorly over threads: on a 2-core AMD EPYC (AVX2)
+two compiled quant ResNet-32 trainings of 1 thread made 200 images/s in all against 142 for one of 2 threads.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import queue
 import statistics
 import time
 
@@ -87,10 +94,71 @@ def eval_rate(depth: int, exec_type: str, steps: int) -> float:
     return EVAL_BATCH / statistics.median(ts)
 
 
+def _window_rate(depth: int, exec_type: str, threads: int, batch: int, seconds: float, barrier, out) -> None:
+    """Worker: compiled training steps on `threads` threads, counted over `seconds` after every worker is warm."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = _model(depth, exec_type).train()
+    x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    step = Compiled(model, True, lambda *a: None)
+
+    def one() -> None:
+        loss = F.cross_entropy(step(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    one()
+    one()
+    barrier.wait()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        one()
+        n += 1
+    out.put(n * batch / (time.perf_counter() - t0))
+
+
+def side_by_side(depth: int, exec_type: str, jobs: int, batch: int = 128, seconds: float = 20.0,
+                 threads: int | None = None) -> dict:
+    """images/s of one training on all `threads` against `jobs` trainings of threads // jobs each, at once."""
+    threads = threads or torch.get_num_threads()
+    ctx = mp.get_context("spawn")
+
+    def together(n: int, each: int) -> list[float]:
+        barrier, q = ctx.Barrier(n), ctx.Queue()
+        procs = [ctx.Process(target=_window_rate, args=(depth, exec_type, each, batch, seconds, barrier, q))
+                 for _ in range(n)]
+        for p in procs:
+            p.start()
+        try:
+            got: list[float] = []
+            while len(got) < n:
+                try:
+                    got.append(q.get(timeout=1))
+                except queue.Empty:
+                    # a worker that died (out of memory, a failed compile) would leave the others at the barrier
+                    if any(p.exitcode not in (None, 0) for p in procs):
+                        raise RuntimeError(f"a side-by-side training process failed (exit "
+                                           f"{next(p.exitcode for p in procs if p.exitcode)})") from None
+            return got
+        finally:
+            for p in procs:
+                p.join(60 if p.exitcode is None and not any(q.exitcode for q in procs) else 0)
+                if p.is_alive():
+                    p.kill()
+
+    one = together(1, threads)[0]
+    many = together(jobs, max(1, threads // jobs))
+    return {"arch": f"resnet{depth}", "exec_type": exec_type, "threads": threads, "jobs": jobs,
+            "one_images_per_s": one, "side_by_side_images_per_s": sum(many), "each_images_per_s": many,
+            "ratio": sum(many) / one}
+
+
 def run(depths=DEPTHS, exec_types=("float", "quant"), batch: int = 128, steps: int = 8, out: str | None = None,
-        log=print) -> dict:
-    if steps < 1 or batch < 1:
-        raise ValueError("--steps and --batch must be >= 1")
+        log=print, side: int = 0) -> dict:
+    if steps < 1 or batch < 1 or side < 0:
+        raise ValueError("--steps and --batch must be >= 1, --side-by-side >= 0")
     hw = hardware()
     log(f"axx bench-train: training steps of batch {batch}, median of {steps}; {hw['cpu']} "
         f"({hw['cpu_capability']}, native bf16: {hw['native_bf16']}), {hw['torch_threads']} threads, torch {hw['torch']}")
@@ -120,14 +188,27 @@ def run(depths=DEPTHS, exec_types=("float", "quant"), batch: int = 128, steps: i
     hours = sum(p["hours"] for p in projection)
     log(f"  the {len(projection)} long trainings with the default recipe (fp32, the fastest route each): {hours:.1f} h "
         f"projected on this machine")
+    sides = []
+    if side > 1:
+        depth = max(depths)
+        log(f"side by side (`axx reproduce --jobs {side}`): {side} compiled resnet{depth} trainings of "
+            f"{max(1, hw['torch_threads'] // side)} thread(s) at once against one of {hw['torch_threads']}, "
+            f"images/s over the same 20 s")
+        for et in exec_types:
+            r = side_by_side(depth, et, side, batch)
+            sides.append(r)
+            log(f"  resnet{depth:<3} {et:<6} one: {r['one_images_per_s']:5.0f} img/s   {side} side by side: "
+                f"{r['side_by_side_images_per_s']:5.0f} in all ({', '.join(f'{v:.0f}' for v in r['each_images_per_s'])})"
+                f"   {r['ratio']:.2f}x")
     result = {"config": {"depths": list(depths), "exec_types": list(exec_types), "batch": batch, "steps": steps,
-                         "recipe_epochs": RECIPE.epochs, "train_images": TRAIN_IMAGES, "val_images": RECIPE.val_images},
+                         "recipe_epochs": RECIPE.epochs, "train_images": TRAIN_IMAGES, "val_images": RECIPE.val_images,
+                         "side_by_side": side},
               "hardware": hw, "code_version": code_version(), "rows": rows, "projection": projection,
-              "projected_hours": hours}
+              "projected_hours": hours, "side_by_side": sides}
     if out:
         atomic_write_text(out, json.dumps(result, indent=2) + "\n")
         log(f"wrote {out}")
     return result
 
 
-__all__ = ["eval_rate", "run", "train_rate"]
+__all__ = ["eval_rate", "run", "side_by_side", "train_rate"]

@@ -17,6 +17,9 @@ def add(sub, schemes: str) -> None:
     b.add_argument("--exec", default="float,quant", help="comma-separated execution types (default float,quant)")
     b.add_argument("--batch", type=int, default=128, help="training batch (default 128, the recipe's)")
     b.add_argument("--steps", type=int, default=8, help="timed steps after warm-up; median (default 8)")
+    b.add_argument("--side-by-side", type=int, default=0, metavar="N",
+                   help="also time N compiled trainings of the deepest depth at once, 1/N of the threads each, "
+                        "against one with all threads (what `axx reproduce --jobs N` does); 0: skip (default)")
     add_json(b, "the figures, the hardware and the code version")
     b.set_defaults(func=run)
 
@@ -30,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
     bad = [e for e in execs if e not in ("float", "quant")]
     if bad:
         raise ValueError(f"--exec takes float and quant (training from scratch), got {', '.join(bad)}")
-    bench(depths=depths, exec_types=execs, batch=args.batch, steps=args.steps, out=args.json)
+    bench(depths=depths, exec_types=execs, batch=args.batch, steps=args.steps, out=args.json, side=args.side_by_side)
     return 0
