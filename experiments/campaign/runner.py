@@ -285,6 +285,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     log(f"{len(done)} of {len(steps)} steps done; running {len(todo)}")
     pool = _Dask(dask) if dask else (_Local(jobs) if jobs > 1 else None)
     running: dict = {}
+    started: dict[str, float] = {}
     try:
         while todo or running:
             ready = [sid for sid in todo if all(d in done or d in outside for d in steps[sid].deps)]
@@ -314,6 +315,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
                 if len(running) < (jobs if not dask else 1 << 30):
                     todo.remove(sid)
                     running[pool.submit(steps[sid], ctx)] = sid
+                    started[sid] = time.perf_counter()
             if pool is not None and running:
                 for fut in pool.wait_any(list(running)):
                     sid = running.pop(fut)
@@ -321,7 +323,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
                         fut.result()
                         done.add(sid)
                         ran.append(sid)
-                        log(f"[{sid}] finished")
+                        log(f"[{sid}] finished in {_hours(time.perf_counter() - started[sid])}")
                     except Exception as e:  # noqa: BLE001 - a worker's error stops its dependants only
                         failed[sid] = str(e).splitlines()[0] if str(e) else type(e).__name__
                         log(f"[{sid}] failed: {failed[sid]}")
