@@ -17,6 +17,8 @@ from .plan import load_plan
 from .steps import Context, Status, Step, derive_steps
 
 REPO = Path(__file__).resolve().parents[2]
+LOAD_TOLERANCE = 0.5  # load-average points between a cached rate's timing and now
+STEPS = 5  # timed steps per rate (median of them): a few steps beside a running training scatter widely
 
 
 class Rates:
@@ -25,6 +27,7 @@ class Rates:
 
     def __init__(self, path: Path, log=print):
         self.path, self.log = path, log
+        self.fresh: set[str] = set()
         from emulator.engines import fast
         hw = hardware()
         # the fast engine's planes kernel is part of the key: evaluations of approx models ran 2x faster on AVX2
@@ -42,14 +45,20 @@ class Rates:
         k = f"{what}:{arch}:{exec_type}"
         load = os.getloadavg()[0]
         hit = self.cache.get(k)
-        # a rate timed while the machine was busier than now is timed again; so is a training rate timed
-        # eagerly only (before the route was timed too)
-        if not isinstance(hit, dict) or hit.get("load", 0) > load + 0.5 or (what == "train" and "route" not in hit):
+        # a rate timed at another load than now is timed again, quieter as well as busier: the projection
+        # divides the trainings' own paces by timed rates, so rates timed under different contention made it
+        # nonsense (ResNet-32 quant steps timed beside two trainings, against float ones timed at rest, gave a
+        # factor of 0.2 that projected a ResNet-32 AT fine-tune at 4 min instead of about 20). So is a training
+        # rate timed eagerly only (before the route was timed too).
+        # (one run times each rate once: its own timing raises the load it would then compare against)
+        if k not in self.fresh and (not isinstance(hit, dict) or abs(hit.get("load", 0) - load) > LOAD_TOLERANCE
+                                    or (what == "train" and "route" not in hit)):
             self.log(f"timing {what} steps of {arch} {exec_type} for the projection ...")
             d = parse_arch(arch)
-            hit = {"images_per_s": eval_rate(d, exec_type, 3)} if what == "eval" else self._train_rate(d, exec_type)
+            hit = {"images_per_s": eval_rate(d, exec_type, STEPS)} if what == "eval" else self._train_rate(d, exec_type)
             hit["load"] = round(load, 2)
             self.cache[k] = hit
+            self.fresh.add(k)
             self._save()
         return hit["images_per_s"]
 
@@ -60,10 +69,10 @@ class Rates:
         EPYC), so eager steps alone projected the quant trainings 1.6x too long."""
         from ..bench_train import train_rate
         from ..compiled import compile_enabled
-        rates = {"eager": train_rate(depth, exec_type, False, False, False, 128, 3, lambda *a: None)[0]}
+        rates = {"eager": train_rate(depth, exec_type, False, False, False, 128, STEPS, lambda *a: None)[0]}
         if exec_type in ("float", "quant") and compile_enabled():
             said: list = []
-            rate = train_rate(depth, exec_type, True, False, False, 128, 3, said.append)[0]
+            rate = train_rate(depth, exec_type, True, False, False, 128, STEPS, said.append)[0]
             if not said:  # compilation failed: eager is what a training would run
                 rates["compiled"] = rate
         route = max(rates, key=rates.get)

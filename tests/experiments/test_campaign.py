@@ -468,7 +468,7 @@ def test_interrupted_attack_is_shown_and_needs_resume(tiny):
 def test_projection_times_the_training_route_not_eager_steps_only(tmp_path, monkeypatch):
     """The dry run's training rate is the faster of eager and compiled steps, as the training's route is (eager
     quant steps ran at 0.6x the compiled ones: the quant trainings projected 1.6x too long); a cached rate
-    timed eagerly only is timed again."""
+    timed eagerly only, or at another load than now, is timed again."""
     import json
 
     from experiments import bench_train
@@ -481,6 +481,8 @@ def test_projection_times_the_training_route_not_eager_steps_only(tmp_path, monk
 
     monkeypatch.setattr(bench_train, "train_rate", fake_train_rate)
     monkeypatch.setattr("experiments.compiled.compile_enabled", lambda: True)
+    load = [0.2]
+    monkeypatch.setattr("experiments.campaign.runner.os.getloadavg", lambda: (load[0], 0.0, 0.0))
     path = tmp_path / "rates.json"
     rates = Rates(path, log=lambda m: None)
     path.write_text(json.dumps({rates.key: {"train:resnet32:quant": {"images_per_s": 100.0, "load": 0.0}}}))
@@ -490,3 +492,12 @@ def test_projection_times_the_training_route_not_eager_steps_only(tmp_path, monk
     cached = Rates(path, log=lambda m: None)
     assert cached.train("resnet32", "quant") == 160.0 and len(timed) == 3  # from the file, route recorded
     assert json.loads(path.read_text())[rates.key]["train:resnet32:quant"]["route"] == "compiled"
+    # a rate timed at another load (busier or quieter than now) is timed again, once per run
+    load[0] = 2.2
+    busy = Rates(path, log=lambda m: None)
+    assert busy.train("resnet32", "quant") == 160.0 and len(timed) == 5
+    load[0] = 3.5  # its own timing raised the load: not timed again in the same run
+    assert busy.train("resnet32", "quant") == 160.0 and len(timed) == 5
+    load[0] = 0.1
+    assert Rates(path, log=lambda m: None).train("resnet32", "quant") == 160.0 and len(timed) == 7
+    assert json.loads(path.read_text())[rates.key]["train:resnet32:quant"]["load"] == 0.1
