@@ -21,7 +21,8 @@ def add(sub, schemes: str) -> None:
                    help="run only these steps (ids or shell patterns, e.g. 'train:resnet8_*' 'eval:fgsm/*'); "
                         "their dependencies must be done")
     r.add_argument("--dry-run", action="store_true",
-                   help="list the steps, what is done, and the projected time of the rest on this machine")
+                   help="list the steps, what is done, and the projected time of the rest on this machine (with "
+                        "--jobs N: at each worker's share of the threads, and the wall time N at a time)")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue interrupted trainings and searches")
     g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")

@@ -150,8 +150,9 @@ def record_recipes(steps: dict[str, Step], status: dict[str, Status], ctx: Conte
 
 
 def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
-            everything: dict[str, Step] | None = None) -> dict:
-    """Print every step's state and the projected time of what is left; returns the totals."""
+            everything: dict[str, Step] | None = None, jobs: int = 1) -> dict:
+    """Print every step's state and the projected time of what is left; returns the totals. `jobs`: local
+    workers that will run side by side (the caller set torch's threads to their share)."""
     from ..data import DataError, default_root, missing_files, no_downloads
 
     width = max(len(k) for k in steps)
@@ -188,7 +189,12 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
         f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
         + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
            if load > 0.5 * (os.cpu_count() or 1) and not calibrated else ""))
-    return {"counts": counts, "train_s": left["train"], "other_s": left["other"]}
+    wall = None
+    if jobs > 1:
+        wall = (left["train"] + left["other"]) / jobs
+        log(f"with --jobs {jobs} ({hw['torch_threads']} thread(s) each, the pace projected above): about "
+            f"{_hours(wall)} of wall time while {jobs} steps are ready at once (longer where a step waits for another)")
+    return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall}
 
 
 def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
@@ -399,7 +405,17 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     everything = derive_steps(loaded, ctx)
     steps = select(everything, only)
     if dry:
-        return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything)
+        import torch
+        threads = torch.get_num_threads()
+        if jobs > 1 and not dask:
+            # each local worker runs on cores / jobs threads: project at that pace (timed rates, and the paces of
+            # interrupted trainings that ran so, which record their thread count)
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
+        try:
+            return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything,
+                           jobs=jobs if not dask else 1)
+        finally:
+            torch.set_num_threads(threads)
     res = run_partial(steps, ctx, jobs, dask, log) if ctx.partial else execute(steps, ctx, jobs, dask, log, everything)
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "

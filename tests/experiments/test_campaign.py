@@ -419,6 +419,33 @@ def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny
     assert "trainings from the pace of resnet8_float here" in said[-1] and f"x{factor:.2f}" in said[-1]
 
 
+def test_dry_run_with_jobs_projects_at_each_worker_s_share_of_the_threads(tiny, monkeypatch):
+    """`--dry-run --jobs 2` projects each step at the threads a worker gets (cores / 2), so an interrupted
+    training that ran so (its state's pace names its thread count) projects from its own epochs; it adds the
+    wall time of the steps run two at a time, and leaves torch's threads as they were."""
+    import os
+
+    import torch
+
+    from experiments.campaign import runner
+    from experiments.machine import cpu_id
+    d, data = tiny
+    ctx = ctx_for(d, data, "jobs-pace")
+    zoo = Path(ctx.zoo)
+    zoo.mkdir(parents=True)
+    (zoo / "resnet8_float.pt.state.json").write_text('{"epoch": 0, "complete": false, "config": {"epochs": 1}}')
+    share = max(1, (os.cpu_count() or 1) // 2)
+    torch.save({"seconds": 0, "epoch": 0, "pace": {"machine": f"cpu: {cpu_id()}, {share} threads", "epochs": 1,
+                                                   "seconds": 7.0}}, zoo / "resnet8_float.pt.state")
+    monkeypatch.setattr(runner, "Rates", lambda path, log: FakeRates())
+    before, said = torch.get_num_threads(), []
+    res = reproduce([str(d / "tiny.toml")], ctx, only=["train:resnet8_float"], dry=True, jobs=2, log=said.append)
+    assert torch.get_num_threads() == before
+    assert any(m.startswith("train:resnet8_float") and "~7 s" in m for m in said), said
+    assert res["wall_s"] == pytest.approx((res["train_s"] + res["other_s"]) / 2)
+    assert said[-1].startswith("with --jobs 2") and f"{share} thread(s) each" in said[-1]
+
+
 def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
     from experiments.campaign.results_page import _machine
     hw = {"cpu": "AMD EPYC", "cores": 2}
