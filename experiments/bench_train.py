@@ -144,7 +144,7 @@ def side_by_side(depth: int, exec_type: str, jobs: int, batch: int = 128, second
             return got
         finally:
             for p in procs:
-                p.join(60 if p.exitcode is None and not any(q.exitcode for q in procs) else 0)
+                p.join(60 if p.exitcode is None and not any(o.exitcode for o in procs) else 0)
                 if p.is_alive():
                     p.kill()
 
