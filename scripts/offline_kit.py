@@ -150,6 +150,7 @@ def unpack(parts: list[Path], data: Path, stage: Path, site: Path | None, log=pr
     assert manifest is not None
     wheels_dir = stage / "wheels"
     waiting: dict[str, str] = {}
+    spoilt: list[str] = []  # the other files are still assembled: a later call needs only the named parts
     for f in manifest["files"]:
         dest = (data if f["kind"] == "data" else wheels_dir) / f["name"]
         if dest.is_file() and dest.stat().st_size == f["size"]:
@@ -158,11 +159,23 @@ def unpack(parts: list[Path], data: Path, stage: Path, site: Path | None, log=pr
             waiting[f["name"]] = ", ".join(str(n) for n in sorted({c["part"] for c in f["chunks"]}))
             continue
         blob = b"".join((stage / c["file"]).read_bytes() for c in f["chunks"])
-        raw = lzma.decompress(blob) if f["codec"] == "xz" else blob
+        try:
+            raw = lzma.decompress(blob) if f["codec"] == "xz" else blob
+        except lzma.LZMAError:
+            raw = b""
         if _sha256(raw) != f["sha256"]:
-            raise KitError(f"{f['name']}: the assembled file's sha256 differs from the manifest")
+            # staged chunks changed on disk since they were checked: drop them, so that unpacking their parts
+            # again stages good copies
+            for c in f["chunks"]:
+                (stage / c["file"]).unlink(missing_ok=True)
+            parts_of = ", ".join(str(n) for n in sorted({c["part"] for c in f["chunks"]}))
+            spoilt.append(f"{f['name']}: the assembled file differs from the manifest; its chunks were dropped "
+                          f"from {stage}: unpack part {parts_of} again")
+            continue
         _write_atomic(dest, raw)
         log(f"{dest}: {len(raw):,} bytes, sha256 checked")
+    if spoilt:
+        raise KitError("; ".join(spoilt))
     wheels = [f for f in manifest["files"] if f["kind"] == "wheel"]
     if site is not None and wheels and not any(w["name"] in waiting for w in wheels):
         stamp = site / ".offline_kit"

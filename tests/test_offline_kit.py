@@ -61,6 +61,21 @@ def test_damaged_chunk_and_foreign_part_are_refused(data: Path, tmp_path: Path) 
                    log=lambda *a: None)
 
 
+def test_a_chunk_spoilt_in_the_stage_is_dropped_and_asked_for_again(data: Path, tmp_path: Path) -> None:
+    out, stage, dest = tmp_path / "kit", tmp_path / "stage", tmp_path / "got"
+    m = kit.pack(data, out, 16 * 1024, [], files=FILES, log=lambda *a: None)
+    first = m["files"][0]
+    kit.unpack([out / "part1"], dest, stage, None, log=lambda *a: None)
+    (stage / first["chunks"][0]["file"]).write_bytes(b"spoilt")
+    parts = [out / f"part{p}" for p in range(2, m["parts"] + 1)]
+    with pytest.raises(kit.KitError, match="unpack part 1"):
+        kit.unpack(parts, dest, stage, None, log=lambda *a: None)
+    assert not (stage / first["chunks"][0]["file"]).exists()
+    again = sorted({c["part"] for c in first["chunks"]})
+    assert kit.unpack([out / f"part{p}" for p in again], dest, stage, None, log=lambda *a: None)
+    assert (dest / first["name"]).read_bytes() == (data / first["name"]).read_bytes()
+
+
 def test_cli_errors_are_one_line_and_keep_foreign_folders(data: Path, tmp_path: Path) -> None:
     keep = tmp_path / "mine"
     keep.mkdir()
