@@ -46,6 +46,10 @@ def test_parts_rebuild_every_file_in_any_order(data: Path, tmp_path: Path) -> No
     assert "complete: 3 files" in said[-1]
     # again: nothing to do, still complete
     assert kit.unpack([out / "part1"], dest, stage, None, log=lambda *a: None)
+    # a file of the same size but other content in the destination is replaced, not taken for the kit's
+    (dest / "test_batch").write_bytes(bytes(len((data / "test_batch").read_bytes())))
+    assert kit.unpack([out / "part1"], dest, stage, None, log=lambda *a: None)
+    assert (dest / "test_batch").read_bytes() == (data / "test_batch").read_bytes()
 
 
 def test_damaged_chunk_and_foreign_part_are_refused(data: Path, tmp_path: Path) -> None:
