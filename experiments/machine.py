@@ -96,4 +96,29 @@ def hardware() -> dict:
     return hw
 
 
-__all__ = ["device_label", "exact_fp32", "hardware", "native_bf16", "pace_key", "resolve_device", "synchronizer"]
+# (count of steps running, cores): set in the workers of `axx reproduce --jobs N`, whose runner keeps the count
+_CORE_SHARE: tuple | None = None
+
+
+def share_cores(running, cores: int) -> None:
+    """Make this process a worker that shares `cores` with the other steps running (`running`: a
+    multiprocessing.Value of how many run now, kept by the runner); `rebalance_threads` then applies its share."""
+    global _CORE_SHARE
+    _CORE_SHARE = (running, cores)
+    rebalance_threads()
+
+
+def rebalance_threads() -> int:
+    """In a worker of `axx reproduce --jobs N`: take cores / (steps running now) threads, so that a step left
+    running alone (the tail of a chain of trainings) takes every core, and gives them back when another starts.
+    Elsewhere nothing changes. Returns torch's thread count."""
+    if _CORE_SHARE is not None:
+        running, cores = _CORE_SHARE
+        want = max(1, cores // max(1, running.value))
+        if want != torch.get_num_threads():
+            torch.set_num_threads(want)
+    return torch.get_num_threads()
+
+
+__all__ = ["device_label", "exact_fp32", "hardware", "native_bf16", "pace_key", "rebalance_threads", "resolve_device",
+           "share_cores", "synchronizer"]

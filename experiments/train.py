@@ -34,7 +34,7 @@ from .accuracy import evaluate
 from .checkpoints import checkpoint_bytes
 from .compiled import Compiled
 from .data import data_files, load_cifar10, to_float
-from .machine import device_label, hardware, native_bf16, pace_key, resolve_device, synchronizer
+from .machine import device_label, hardware, native_bf16, pace_key, rebalance_threads, resolve_device, synchronizer
 from .parsing import parse_arch
 from .provenance import digest_inputs, lut_tables, read_sidecar, same_content, save_artifact, up_to_date
 
@@ -356,6 +356,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         bar = tqdm(range(steps), desc=f"{c.arch} {c.exec_type} epoch {epoch + 1}/{c.epochs}", leave=False,
                    disable=None if progress else True)
         for s in bar:
+            if s % 50 == 0:
+                rebalance_threads()  # in `axx reproduce --jobs`: this step's share of the cores now
             idx = perm[s * c.batch_size:(s + 1) * c.batch_size].to(dev)
             xb, yb = to_float(augment(xtr[idx], gen)), ytr[idx]
             if channels_last:
@@ -382,6 +384,9 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         val = evaluate(model, xval, yval, EVAL_BATCH)
         took = time.perf_counter() - t0
         seconds += took
+        here = pace_key(c.device)  # the threads of a --jobs worker change as other steps start and end
+        if pace["machine"] != here:
+            pace = {"machine": here, "epochs": 0, "seconds": 0.0}
         # the latest epochs' own times too: a projection reads their median (see campaign.steps._own_rate)
         pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took,
                 "latest": (list(pace.get("latest", [])) + [took])[-PACE_LATEST:]}

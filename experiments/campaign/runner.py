@@ -221,21 +221,43 @@ def run_step(step: Step, ctx: Context, threads: int | None = None) -> str:
     if threads:
         import torch
         torch.set_num_threads(threads)
+    else:
+        from ..machine import rebalance_threads
+        rebalance_threads()  # a --jobs worker's share of the cores now (a no-op elsewhere)
     os.chdir(REPO)
     step.run(ctx, log=lambda m: print(f"[{step.id}] {m}", flush=True))
     return step.id
 
 
+def _share_cores(running, cores: int) -> None:
+    from ..machine import share_cores
+    share_cores(running, cores)
+
+
 class _Local:
+    """Local worker processes that share the cores among the steps running: each takes cores / (steps running)
+    threads when it starts and again as it goes (trainings every 50 batches), so the last training of a chain,
+    left alone, gets every core back instead of keeping its share until it ends."""
+
     def __init__(self, jobs: int):
         import concurrent.futures as cf
         import multiprocessing as mp
         self.cf = cf
-        self.threads = max(1, (os.cpu_count() or 1) // jobs)
-        self.pool = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
+        ctx = mp.get_context("spawn")
+        self.running = ctx.Value("i", 0)
+        self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_share_cores,
+                                           initargs=(self.running, os.cpu_count() or 1))
 
     def submit(self, step: Step, ctx: Context):
-        return self.pool.submit(run_step, step, ctx, self.threads)
+        with self.running.get_lock():
+            self.running.value += 1
+        fut = self.pool.submit(run_step, step, ctx)
+        fut.add_done_callback(self._ended)
+        return fut
+
+    def _ended(self, fut) -> None:
+        with self.running.get_lock():
+            self.running.value -= 1
 
     def wait_any(self, futures):
         done, _ = self.cf.wait(futures, return_when=self.cf.FIRST_COMPLETED)

@@ -528,3 +528,30 @@ def test_projection_times_the_training_route_not_eager_steps_only(tmp_path, monk
     load[0] = 0.1
     assert Rates(path, log=lambda m: None).train("resnet32", "quant") == 160.0 and len(timed) == 7
     assert json.loads(path.read_text())[rates.key]["train:resnet32:quant"]["load"] == 0.1
+
+
+def test_jobs_workers_take_their_share_of_the_cores_as_steps_start_and_end(monkeypatch):
+    """A worker of `axx reproduce --jobs` takes cores / (steps running) threads, again as steps start and end (so
+    the last training of a chain, left alone, gets every core back); outside a worker nothing changes."""
+    import torch
+
+    from experiments import machine
+
+    class Count:
+        value = 2
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(machine, "_CORE_SHARE", None)
+    try:
+        assert machine.rebalance_threads() == before
+        running = Count()
+        machine.share_cores(running, 4)
+        assert torch.get_num_threads() == 2
+        running.value = 1
+        assert machine.rebalance_threads() == 4
+        running.value = 3
+        assert machine.rebalance_threads() == 1
+        running.value = 0  # between steps: never below one thread, never a division by zero
+        assert machine.rebalance_threads() == 4
+    finally:
+        torch.set_num_threads(before)
