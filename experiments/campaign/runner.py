@@ -237,7 +237,8 @@ def _share_cores(running, cores: int) -> None:
 class _Local:
     """Local worker processes that share the cores among the steps running: each takes cores / (steps running)
     threads when it starts and again as it goes (trainings every 50 batches), so the last training of a chain,
-    left alone, gets every core back instead of keeping its share until it ends."""
+    left alone, gets every core back instead of keeping its share until it ends. (torch's own kernels follow at
+    once; kernels torch.compile generated keep the thread count they were compiled with.)"""
 
     def __init__(self, jobs: int):
         import concurrent.futures as cf
