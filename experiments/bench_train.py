@@ -53,10 +53,8 @@ def _model(depth: int, exec_type: str) -> torch.nn.Module:
     return model
 
 
-def train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool, bf16: bool, batch: int,
-                steps: int, log) -> tuple[float, float]:
-    """(images/s of training steps, seconds of the first step: compilation)."""
-    torch._dynamo.reset()  # each variant compiles afresh, as a new `axx train` process does
+def _training_step(depth: int, exec_type: str, compiled: bool, channels_last: bool, bf16: bool, batch: int, log):
+    """One training step on a fixed random batch, as a function returning its seconds."""
     torch.manual_seed(0)
     model = _model(depth, exec_type).train()
     x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
@@ -75,6 +73,14 @@ def train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool, 
         opt.step()
         return time.perf_counter() - t
 
+    return one
+
+
+def train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool, bf16: bool, batch: int,
+               steps: int, log) -> tuple[float, float]:
+    """(images/s of training steps, seconds of the first step: compilation)."""
+    torch._dynamo.reset()  # each variant compiles afresh, as a new `axx train` process does
+    one = _training_step(depth, exec_type, compiled, channels_last, bf16, batch, log)
     first = one()
     one()  # a second warm-up: some backends specialise on the second call
     return batch / statistics.median(one() for _ in range(steps)), first
@@ -97,18 +103,7 @@ def eval_rate(depth: int, exec_type: str, steps: int) -> float:
 def _window_rate(depth: int, exec_type: str, threads: int, batch: int, seconds: float, barrier, out) -> None:
     """Worker: compiled training steps on `threads` threads, counted over `seconds` after every worker is warm."""
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = _model(depth, exec_type).train()
-    x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    step = Compiled(model, True, lambda *a: None)
-
-    def one() -> None:
-        loss = F.cross_entropy(step(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
+    one = _training_step(depth, exec_type, True, False, False, batch, lambda *a: None)
     one()
     one()
     barrier.wait()
