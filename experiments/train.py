@@ -348,7 +348,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     if half:
         _half_storage(model, opt)  # amp.initialize casts the model before the first step
     for epoch in range(start, c.epochs):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         gen = torch.Generator().manual_seed(c.seed * 1000 + epoch)  # same batches after a resume
         perm = torch.randperm(len(xtr), generator=gen)
         model.train()
@@ -382,14 +382,19 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
                 bar.set_postfix(loss=f"{float(tot_loss) / seen:.3f}", acc=f"{int(tot_ok) / seen:.3f}")
         tot_loss, tot_ok = float(tot_loss), int(tot_ok)
         val = evaluate(model, xval, yval, EVAL_BATCH)
-        took = time.perf_counter() - t0
+        took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         seconds += took
         here = pace_key(c.device)  # the threads of a --jobs worker change as other steps start and end
         if pace["machine"] != here:
             pace = {"machine": here, "epochs": 0, "seconds": 0.0}
-        # the latest epochs' own times too: a projection reads their median (see campaign.steps._own_rate)
-        pace = {"machine": here, "epochs": pace["epochs"] + 1, "seconds": pace["seconds"] + took,
-                "latest": (list(pace.get("latest", [])) + [took])[-PACE_LATEST:]}
+        # the latest epochs' own times too: a projection reads their median (see campaign.steps._own_rate);
+        # on a CPU also the processor time they got, which says how much of an epoch's time other jobs took
+        # (tail-aligned with "latest": states of earlier versions hold fewer)
+        was = pace
+        pace = {"machine": here, "epochs": was["epochs"] + 1, "seconds": was["seconds"] + took,
+                "latest": (list(was.get("latest", [])) + [took])[-PACE_LATEST:]}
+        if dev.type == "cpu":
+            pace["latest_cpu"] = (list(was.get("latest_cpu", [])) + [cpu])[-PACE_LATEST:]
         history.append({"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen,
                         "val_acc": val, "lr": lr_at(c, epoch, 0, steps), "machine": here})
         if c.keep == "last" or best is None or val > best["val_acc"]:

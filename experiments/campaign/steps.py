@@ -153,7 +153,7 @@ class TrainStep(Step):
             # the median of its latest epochs here: an hour of sharing the CPU with another job (or a session's
             # slow start) would bias a mean over every epoch for the rest of the training
             if pace.get("latest"):
-                return statistics.median(float(s) for s in pace["latest"])
+                return statistics.median(uncontended_epochs(pace))
             return float(pace["seconds"]) / int(pace["epochs"])  # states of earlier versions: only the mean
         except (ValueError, KeyError, TypeError, ZeroDivisionError):
             return None
@@ -162,6 +162,21 @@ class TrainStep(Step):
         from ..train import train
         train(self.config(ctx), self.output(ctx), resume=ctx.resume, restart=ctx.restart, progress=ctx.progress,
               log=log)
+
+
+def uncontended_epochs(pace: dict) -> list[float]:
+    """A state's latest epoch times (s), each as it would have taken with the share of the processor its least
+    contended epoch got: a CPU epoch's processor time over its wall time says how much of the epoch other
+    jobs took (a CI run or a benchmark beside a training made its epochs 2.5x longer, and the median of three
+    such epochs projected a 2.4 h rest at 5.5 h). Epochs recorded without processor time keep their wall time."""
+    walls = [float(w) for w in pace["latest"]]
+    cpus = [float(c) for c in pace.get("latest_cpu") or []][-len(walls):]
+    timed = walls[len(walls) - len(cpus):]
+    shares = [c / w for w, c in zip(timed, cpus) if w > 0 and c > 0]
+    if not shares:
+        return walls
+    best = max(shares)
+    return walls[:len(walls) - len(cpus)] + [c / best for c in cpus]
 
 
 _RECIPES: dict = {}  # AttackStep.recipe's memory: (step, source file version, test subset, data) -> key

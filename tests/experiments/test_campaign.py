@@ -398,6 +398,21 @@ def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny
                                                    "latest": [900.0, 100.0, 110.0, 120.0, 400.0, 105.0]}},
                zoo / "resnet8_float.pt.state")
     assert step.estimate_s(ctx, FakeRates()) == pytest.approx(115.0)
+    # epochs that shared the CPU with other jobs (their processor time says so) count as they would have run
+    # with the processor share of the least contended one: 2400 s, 2200 s, 915 s at 900, 880, 905 s of CPU
+    torch.save({"seconds": 0, "epoch": 0, "pace": {"machine": pace_key("cpu"), "epochs": 3, "seconds": 5515.0,
+                                                   "latest": [2400.0, 2200.0, 915.0],
+                                                   "latest_cpu": [900.0, 880.0, 905.0]}},
+               zoo / "resnet8_float.pt.state")
+    assert step.estimate_s(ctx, FakeRates()) == pytest.approx(900.0 / (905.0 / 915.0))
+    from experiments.campaign.steps import uncontended_epochs
+    # a state of an earlier version timed its first epochs without processor time: those keep their wall time
+    assert uncontended_epochs({"latest": [900.0, 100.0, 110.0], "latest_cpu": [50.0, 110.0]}) == \
+        pytest.approx([900.0, 50.0, 110.0])
+    assert uncontended_epochs({"latest": [900.0, 100.0]}) == [900.0, 100.0]
+    torch.save({"seconds": 0, "epoch": 0, "pace": {"machine": pace_key("cpu"), "epochs": 25, "seconds": 18535.0,
+                                                   "latest": [900.0, 100.0, 110.0, 120.0, 400.0, 105.0]}},
+               zoo / "resnet8_float.pt.state")
     # that pace also projects the trainings without one (eager steps timed under load projected hours that
     # compiled trainings take a fraction of), and the dry run says by whose pace:
     # of another parameter type by the timed steps scaled by its pace over theirs; of the same type by work

@@ -83,6 +83,8 @@ def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
     pace = torch.load(tmp_path / "b.pt.state", weights_only=True)["pace"]
     assert pace["machine"] == pace_key("cpu") and pace["epochs"] == 1 and pace["seconds"] > 0
     assert pace["latest"] == [pace["seconds"]]  # the epochs' own times, for projections
+    # and the processor time each got (how much of it other jobs took): positive, at most the threads' time
+    assert len(pace["latest_cpu"]) == 1 and 0 < pace["latest_cpu"][0] <= pace["seconds"] * torch.get_num_threads() + 1
     monkeypatch.undo()
     resumed = train(cfg, tmp_path / "b.pt", resume=True, progress=False, log=lambda *a: None)
     assert resumed["history"] == full["history"]
