@@ -176,7 +176,7 @@ def uncontended_epochs(pace: dict) -> list[float]:
     if not shares:
         return walls
     best = max(shares)
-    return walls[:len(walls) - len(cpus)] + [c / best for c in cpus]
+    return walls[:len(walls) - len(cpus)] + [c / best if c > 0 else w for w, c in zip(timed, cpus)]
 
 
 _RECIPES: dict = {}  # AttackStep.recipe's memory: (step, source file version, test subset, data) -> key
