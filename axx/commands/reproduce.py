@@ -22,12 +22,18 @@ def add(sub, schemes: str) -> None:
                         "their dependencies must be done")
     r.add_argument("--dry-run", action="store_true",
                    help="list the steps, what is done, and the projected time of the rest on this machine (with "
-                        "--jobs N: at each worker's share of the threads, and the wall time N at a time)")
+                        "--jobs N: at each worker's share of the threads, and the wall time N at a time, each step "
+                        "waiting for those it needs)")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue interrupted trainings and searches")
     g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")
     r.add_argument("--jobs", type=int, default=1, help="independent steps run side by side in N local processes "
                                                        "(the cores are split between them; default 1)")
+    r.add_argument("--order", choices=("longest", "plan"), default="longest",
+                   help="which ready step a free worker starts when more are ready than --jobs: 'longest' (default) "
+                        "the one heading the longest chain of projected work still to do (ResNet-56 quant before "
+                        "the short fine-tunes, the searches before the evaluations), which ends the run sooner; "
+                        "'plan' the plans' order. One job runs the plans' order either way")
     r.add_argument("--partial", action="store_true",
                    help="train and search nothing: make the adversarial sets whose source model exists, evaluate "
                         "the victims and sets that exist (NAME.partial.csv where some are missing), and write every "
@@ -62,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(zoo=rel(args.zoo), work=rel(args.work), results=rel(args.results), data_dir=absol(args.data),
                   n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet,
                   partial=args.partial, device=args.device)
-    res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask)
+    res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask, order=args.order)
     return 1 if not args.dry_run and (res["failed"] or res["blocked"]) else 0

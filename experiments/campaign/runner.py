@@ -14,19 +14,23 @@ from pathlib import Path
 
 from ..machine import hardware
 from .plan import load_plan
+from .schedule import ORDERS, chains, makespan, ordered
 from .steps import Context, Status, Step, derive_steps
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD_TOLERANCE = 0.5  # load-average points between a cached rate's timing and now
+UNTIMED_MACS_PER_S = 1e10  # Rates(timing=False) where nothing is cached: only the ratios between steps matter
 STEPS = 5  # timed steps per rate (median of them): a few steps beside a running training scatter widely
 
 
 class Rates:
     """Images/s of training steps and evaluations per (arch, exec type) on this machine, measured on
-    first use (a few steps each) and cached in WORK/rates.json per CPU and thread count."""
+    first use (a few steps each) and cached in WORK/rates.json per CPU and thread count. `timing=False`: only
+    what the cache holds, at any load, and where it holds nothing a rate from the network's multiply-accumulates
+    alone (for ordering steps, where a minute of timing would cost more than it tells)."""
 
-    def __init__(self, path: Path, log=print):
-        self.path, self.log = path, log
+    def __init__(self, path: Path, log=print, timing: bool = True):
+        self.path, self.log, self.timing = path, log, timing
         self.fresh: set[str] = set()
         from emulator.engines import fast
         hw = hardware()
@@ -45,6 +49,12 @@ class Rates:
         k = f"{what}:{arch}:{exec_type}"
         load = os.getloadavg()[0]
         hit = self.cache.get(k)
+        if not self.timing:
+            if isinstance(hit, dict) and hit.get("images_per_s"):
+                return float(hit["images_per_s"])
+            from ..checkpoints import conv_macs
+            # a training step is a forward and a backward of about twice its work
+            return UNTIMED_MACS_PER_S / conv_macs(arch) / (3.0 if what == "train" else 1.0)
         # a rate timed at another load than now is timed again, quieter as well as busier: the projection
         # divides the trainings' own paces by timed rates, so rates timed under different contention made it
         # nonsense (ResNet-32 quant steps timed beside two trainings, against float ones timed at rest, gave a
@@ -150,9 +160,10 @@ def record_recipes(steps: dict[str, Step], status: dict[str, Status], ctx: Conte
 
 
 def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
-            everything: dict[str, Step] | None = None, jobs: int = 1) -> dict:
+            everything: dict[str, Step] | None = None, jobs: int = 1, order: str = "longest") -> dict:
     """Print every step's state and the projected time of what is left; returns the totals. `jobs`: local
-    workers that will run side by side (the caller set torch's threads to their share)."""
+    workers that will run side by side (the caller set torch's threads to their share); their wall time is
+    the run of the rest simulated on them in `order`, each step waiting for the steps it needs."""
     from ..data import DataError, default_root, missing_files, no_downloads
 
     width = max(len(k) for k in steps)
@@ -173,10 +184,13 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
             return Status("needs data", "its state is known once CIFAR-10 is here")
 
     table = statuses(steps, ctx, everything, status)
+    costs: dict[str, float] = {}
     for sid, step in steps.items():
         st = table[sid]
         counts[st.state] = counts.get(st.state, 0) + 1
         est = 0.0 if st.state == "done" else step.estimate_s(ctx, rates)
+        if st.state != "done":
+            costs[sid] = est
         left["train" if step.kind == "train" else "other"] += est
         when = "" if st.state == "done" else f"~{_hours(est)}"
         log(f"{sid:<{width}}  {st.state:<11} {when:>10}  {st.detail}")
@@ -191,9 +205,10 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
            if load > 0.5 * (os.cpu_count() or 1) and not calibrated else ""))
     wall = None
     if jobs > 1:
-        wall = (left["train"] + left["other"]) / jobs
-        log(f"with --jobs {jobs} ({hw['torch_threads']} thread(s) each, the pace projected above): about "
-            f"{_hours(wall)} of wall time while {jobs} steps are ready at once (longer where a step waits for another)")
+        wall = makespan({sid: steps[sid].deps for sid in costs}, costs, jobs, order)
+        how = "the longest chain of work first" if order == "longest" else "in the plans' order"
+        log(f"with --jobs {jobs} ({hw['torch_threads']} thread(s) each, the pace projected above, {how}, each step "
+            f"waiting for those it needs): about {_hours(wall)} of wall time")
     return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall}
 
 
@@ -214,6 +229,23 @@ def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
     # same type takes as much longer as it has more work (the timed steps scatter far more under load)
     rates.paces = {p: statistics.median(v) for p, v in paces.items()}
     return ", ".join(sorted(factors))
+
+
+def projected_costs(steps: dict[str, Step], todo: list[str], ctx: Context, log=print) -> dict[str, float]:
+    """Projected seconds of the steps in `todo`, from cached rates and the interrupted trainings' own paces only
+    (nothing is timed): what orders the ready steps. A step that cannot be projected counts 0."""
+    rates = Rates(Path(ctx.work) / "rates.json", log, timing=False)
+    try:
+        _calibrate({k: steps[k] for k in todo}, ctx, rates)
+    except Exception:  # noqa: BLE001  (an unreadable state: project from cached rates alone)
+        rates.calibration, rates.paces = 1.0, {}
+    out = {}
+    for sid in todo:
+        try:
+            out[sid] = steps[sid].estimate_s(ctx, rates)
+        except Exception:  # noqa: BLE001  (ordering is a preference: it never stops a run)
+            out[sid] = 0.0
+    return out
 
 
 def run_step(step: Step, ctx: Context, threads: int | None = None) -> str:
@@ -249,7 +281,7 @@ class _Local:
         self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_share_cores,
                                            initargs=(self.running, os.cpu_count() or 1))
 
-    def submit(self, step: Step, ctx: Context):
+    def submit(self, step: Step, ctx: Context, priority: float = 0.0):
         with self.running.get_lock():
             self.running.value += 1
         fut = self.pool.submit(run_step, step, ctx)
@@ -276,8 +308,10 @@ class _Dask:
         except (OSError, TimeoutError) as e:
             raise RuntimeError(f"cannot reach the Dask scheduler at {address} within {timeout_s:.0f} s ({e})") from None
 
-    def submit(self, step: Step, ctx: Context):
-        return self.client.submit(run_step, step, ctx, pure=False, key=f"axx-{step.id}-{time.time_ns()}")
+    def submit(self, step: Step, ctx: Context, priority: float = 0.0):
+        # the cluster starts the longest chains first too, when it has fewer free workers than tasks
+        return self.client.submit(run_step, step, ctx, pure=False, key=f"axx-{step.id}-{time.time_ns()}",
+                                  priority=int(priority))
 
     def wait_any(self, futures):
         from distributed import wait
@@ -288,11 +322,12 @@ class _Dask:
 
 
 def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
-            everything: dict[str, Step] | None = None) -> dict:
+            everything: dict[str, Step] | None = None, order: str = "longest") -> dict:
     """Run every step that is not done once its dependencies are; a failed step stops only what
     depends on it. `everything`: all the plans' steps, when `steps` is a --only selection (its dependencies
-    outside the selection must be done). Returns {'done': [...], 'ran': [...], 'failed': {id: error},
-    'blocked': [...]}."""
+    outside the selection must be done). `order`: which ready step a free worker starts (schedule.ORDERS; one
+    worker runs them in the plans' order, which ends no later and gives the short results first). Returns
+    {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
     status = statuses(steps, ctx, everything)
     if record_recipes(steps, status, ctx):
         log("recorded the recipes of their adversarial sets in the sidecars of results made before sidecars held them")
@@ -322,11 +357,15 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
         return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
     log(f"{len(done)} of {len(steps)} steps done; running {len(todo)}")
     pool = _Dask(dask) if dask else (_Local(jobs) if jobs > 1 else None)
+    chain: dict[str, float] = {}
+    if pool is not None and order != "plan" and len(todo) > 1:
+        chain = chains({sid: steps[sid].deps for sid in todo}, projected_costs(steps, todo, ctx, log))
     running: dict = {}
     started: dict[str, float] = {}
     try:
         while todo or running:
-            ready = [sid for sid in todo if all(d in done or d in outside for d in steps[sid].deps)]
+            ready = ordered([sid for sid in todo if all(d in done or d in outside for d in steps[sid].deps)], chain,
+                            order if pool is not None else "plan")
             dead = [sid for sid in todo if any(d in failed or d in blocked for d in steps[sid].deps)]
             for sid in dead:
                 todo.remove(sid)
@@ -352,7 +391,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
                     break  # re-derive what is ready
                 if len(running) < (jobs if not dask else 1 << 30):
                     todo.remove(sid)
-                    running[pool.submit(steps[sid], ctx)] = sid
+                    running[pool.submit(steps[sid], ctx, chain.get(sid, 0.0))] = sid
                     started[sid] = time.perf_counter()
             if pool is not None and running:
                 for fut in pool.wait_any(list(running)):
@@ -371,7 +410,8 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
 
 
-def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print) -> dict:
+def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
+                order: str = "longest") -> dict:
     """`--partial`: train and search nothing; make the adversarial sets whose source model exists, run the
     evaluations whose inputs all exist, evaluate the others over the victims and sets that exist
     (NAME.partial.csv), and write every page, partial where something is missing."""
@@ -380,7 +420,7 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
     def run(kind: str) -> None:
         ready = {k: s for k, s in steps.items() if s.kind == kind and s.status(ctx).state != "waiting"}
         if ready:
-            res = execute(ready, ctx, jobs, dask, log, steps)
+            res = execute(ready, ctx, jobs, dask, log, steps, order)
             for k in ("done", "ran", "blocked"):
                 total[k] += res[k]
             total["failed"].update(res["failed"])
@@ -408,13 +448,15 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
 
 
 def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry: bool = False, jobs: int = 1,
-              dask: str | None = None, log=print) -> dict:
+              dask: str | None = None, log=print, order: str = "longest") -> dict:
     """The `axx reproduce` entry: load and check every plan first, then list or run their steps, working
     in the repository root (plans' paths are relative to it)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     if ctx.resume and ctx.restart:
         raise ValueError("--resume and --restart exclude each other")
+    if order not in ORDERS:
+        raise ValueError(f"unknown --order {order!r}: choose one of {', '.join(ORDERS)}")
     loaded = [load_plan(p) for p in plans]
     if not loaded:
         raise ValueError("name at least one plan")
@@ -436,10 +478,11 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
         try:
             return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything,
-                           jobs=jobs if not dask else 1)
+                           jobs=jobs if not dask else 1, order=order)
         finally:
             torch.set_num_threads(threads)
-    res = run_partial(steps, ctx, jobs, dask, log) if ctx.partial else execute(steps, ctx, jobs, dask, log, everything)
+    res = (run_partial(steps, ctx, jobs, dask, log, order) if ctx.partial
+           else execute(steps, ctx, jobs, dask, log, everything, order))
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
             + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()))
