@@ -21,6 +21,8 @@ models and the order come from the names (campaign/steps.py).
     axx_levels = 50
     [[adaptive]]                   # per victim of an architecture: attacks on itself beside transfer attacks
     arch = "resnet32"
+    first = ["train:resnet8_*"]    # steps (id patterns) that start before the others, in this order, when more
+                                   # are ready than workers (else: the longest chain of work first)
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from .names import ModelName, parse_model
 
 PLANS_DIR = Path(__file__).resolve().parents[1] / "plans"
 EXEC_TYPES = ("float", "quant", "approx")
-_TOP = {"title", "cites", "n_images", "training", "sets", "evaluations", "accuracy", "searches", "tables", "adaptive"}
+_TOP = {"title", "cites", "n_images", "training", "sets", "evaluations", "accuracy", "searches", "tables", "adaptive",
+        "first"}
 _SET = {"source", "attack", "eps", "alpha", "steps", "exec", "id", "adaptive"}
 _EVAL = {"name", "victims", "exec", "sets", "levels", "figures"}
 _ACC = {"table", "models"}
@@ -122,6 +125,7 @@ class Plan:
     searches: list[SearchSpec] = field(default_factory=list)
     tables: list[TableSpec] = field(default_factory=list)
     adaptive: list[AdaptiveSpec] = field(default_factory=list)
+    first: list[str] = field(default_factory=list)  # step id patterns started first (campaign/schedule.py)
 
     def models(self) -> list[ModelName]:
         """Every zoo model the plan uses, with the models they start from, in training order."""
@@ -181,8 +185,11 @@ def load_plan(plan: str | Path) -> Plan:
         raise ValueError(f"{path}: not valid TOML ({e})") from None
     where = path.name
     _check_keys(where, raw, _TOP)
+    first = raw.get("first", [])
+    if not isinstance(first, list) or not all(isinstance(f, str) and f for f in first):
+        raise ValueError(f"{where}: first must be a list of step ids or patterns, e.g. [\"train:resnet8_*\"]")
     p = Plan(name=path.stem, path=path, title=raw.get("title", path.stem), cites=raw.get("cites", ""),
-             n_images=raw.get("n_images"), training=raw.get("training", {}))
+             n_images=raw.get("n_images"), training=raw.get("training", {}), first=list(first))
     for i, s in enumerate(raw.get("sets", [])):
         w = f"{where}: sets[{i}]"
         _check_keys(w, s, _SET)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..machine import hardware
 from .plan import load_plan
-from .schedule import ORDERS, chains, makespan, ordered
+from .schedule import ORDERS, chains, makespan, ordered, tiers
+from .schedule import priority as start_priority
 from .steps import Context, Status, Step, derive_steps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,10 +161,12 @@ def record_recipes(steps: dict[str, Step], status: dict[str, Status], ctx: Conte
 
 
 def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
-            everything: dict[str, Step] | None = None, jobs: int = 1, order: str = "longest") -> dict:
+            everything: dict[str, Step] | None = None, jobs: int = 1, order: str = "longest",
+            first: list[str] | None = None) -> dict:
     """Print every step's state and the projected time of what is left; returns the totals. `jobs`: local
     workers that will run side by side (the caller set torch's threads to their share); their wall time is
-    the run of the rest simulated on them in `order`, each step waiting for the steps it needs."""
+    the run of the rest simulated on them in `order` after the plans' `first` steps, each step waiting for the
+    steps it needs."""
     from ..data import DataError, default_root, missing_files, no_downloads
 
     width = max(len(k) for k in steps)
@@ -205,8 +208,9 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
            if load > 0.5 * (os.cpu_count() or 1) and not calibrated else ""))
     wall = None
     if jobs > 1:
-        wall = makespan({sid: steps[sid].deps for sid in costs}, costs, jobs, order)
-        how = "the longest chain of work first" if order == "longest" else "in the plans' order"
+        wall = makespan({sid: steps[sid].deps for sid in costs}, costs, jobs, order, tiers(costs, first or []))
+        how = ("the plans' first steps first, then " if first else "") + (
+            "the longest chain of work first" if order == "longest" else "in the plans' order")
         log(f"with --jobs {jobs} ({hw['torch_threads']} thread(s) each, the pace projected above, {how}, each step "
             f"waiting for those it needs): about {_hours(wall)} of wall time")
     return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall}
@@ -322,11 +326,11 @@ class _Dask:
 
 
 def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
-            everything: dict[str, Step] | None = None, order: str = "longest") -> dict:
+            everything: dict[str, Step] | None = None, order: str = "longest", first: list[str] | None = None) -> dict:
     """Run every step that is not done once its dependencies are; a failed step stops only what
     depends on it. `everything`: all the plans' steps, when `steps` is a --only selection (its dependencies
-    outside the selection must be done). `order`: which ready step a free worker starts (schedule.ORDERS; one
-    worker runs them in the plans' order, which ends no later and gives the short results first). Returns
+    outside the selection must be done). `order`, `first`: which ready step a free worker starts (schedule.py;
+    one worker runs them in the plans' order, which ends no later and gives the short results first). Returns
     {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
     status = statuses(steps, ctx, everything)
     if record_recipes(steps, status, ctx):
@@ -358,6 +362,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     log(f"{len(done)} of {len(steps)} steps done; running {len(todo)}")
     pool = _Dask(dask) if dask else (_Local(jobs) if jobs > 1 else None)
     chain: dict[str, float] = {}
+    tier = tiers(todo, first or []) if pool is not None else {}
     if pool is not None and order != "plan" and len(todo) > 1:
         chain = chains({sid: steps[sid].deps for sid in todo}, projected_costs(steps, todo, ctx, log))
     running: dict = {}
@@ -365,7 +370,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
     try:
         while todo or running:
             ready = ordered([sid for sid in todo if all(d in done or d in outside for d in steps[sid].deps)], chain,
-                            order if pool is not None else "plan")
+                            order if pool is not None else "plan", tier)
             dead = [sid for sid in todo if any(d in failed or d in blocked for d in steps[sid].deps)]
             for sid in dead:
                 todo.remove(sid)
@@ -391,7 +396,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
                     break  # re-derive what is ready
                 if len(running) < (jobs if not dask else 1 << 30):
                     todo.remove(sid)
-                    running[pool.submit(steps[sid], ctx, chain.get(sid, 0.0))] = sid
+                    running[pool.submit(steps[sid], ctx, start_priority(sid, chain, tier))] = sid
                     started[sid] = time.perf_counter()
             if pool is not None and running:
                 for fut in pool.wait_any(list(running)):
@@ -411,7 +416,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
 
 
 def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
-                order: str = "longest") -> dict:
+                order: str = "longest", first: list[str] | None = None) -> dict:
     """`--partial`: train and search nothing; make the adversarial sets whose source model exists, run the
     evaluations whose inputs all exist, evaluate the others over the victims and sets that exist
     (NAME.partial.csv), and write every page, partial where something is missing."""
@@ -420,7 +425,7 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
     def run(kind: str) -> None:
         ready = {k: s for k, s in steps.items() if s.kind == kind and s.status(ctx).state != "waiting"}
         if ready:
-            res = execute(ready, ctx, jobs, dask, log, steps, order)
+            res = execute(ready, ctx, jobs, dask, log, steps, order, first)
             for k in ("done", "ran", "blocked"):
                 total[k] += res[k]
             total["failed"].update(res["failed"])
@@ -469,6 +474,11 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     os.chdir(REPO)
     everything = derive_steps(loaded, ctx)
     steps = select(everything, only)
+    first = [pat for p in loaded for pat in p.first]
+    for p in loaded:
+        for pat in p.first:
+            if not any(fnmatch.fnmatchcase(sid, pat) for sid in everything):
+                raise ValueError(f"{p.path.name}: first: {pat!r} matches no step; the steps are: {', '.join(everything)}")
     if dry:
         import torch
         threads = torch.get_num_threads()
@@ -478,11 +488,11 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
         try:
             return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything,
-                           jobs=jobs if not dask else 1, order=order)
+                           jobs=jobs if not dask else 1, order=order, first=first)
         finally:
             torch.set_num_threads(threads)
-    res = (run_partial(steps, ctx, jobs, dask, log, order) if ctx.partial
-           else execute(steps, ctx, jobs, dask, log, everything, order))
+    res = (run_partial(steps, ctx, jobs, dask, log, order, first) if ctx.partial
+           else execute(steps, ctx, jobs, dask, log, everything, order, first))
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
             + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()))

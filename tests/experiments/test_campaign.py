@@ -281,6 +281,9 @@ def test_damaged_zoo_model_is_refused_not_retrained(tiny):
     ('steps = 3', "unknown key 'steps'; valid keys: accuracy, adaptive, cites"),
     ('[[accuracy]]\ntable = "4.1"\nmodels = ["resnet8_fp32"]', "PARAMS one of float, quant, approx"),
     ("title = ", "not valid TOML"),
+    ('first = "train:resnet8_*"', "first must be a list of step ids or patterns"),
+    ('first = ["train:resnet9_*"]\n[[accuracy]]\ntable = "4.1"\nmodels = ["resnet8_float"]',
+     "first: 'train:resnet9_*' matches no step; the steps are: train:resnet8_float, report:bad"),
 ])
 def test_bad_plans_one_line(tmp_path, capsys, text, msg):
     (tmp_path / "bad.toml").write_text(text)

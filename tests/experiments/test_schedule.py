@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experiments.campaign import runner
-from experiments.campaign.schedule import chains, makespan, ordered
+from experiments.campaign.schedule import chains, makespan, ordered, priority, tiers
 from experiments.campaign.steps import Context, Status, Step
 
 # the zoo's case: a long chain (ResNet-56 quant -> approx -> approx AT) listed after two short fine-tunes
@@ -34,6 +34,25 @@ def test_longest_chain_starts_first_and_ends_the_run_sooner():
     assert makespan(ZOO_LIKE, COSTS, 1) == makespan(ZOO_LIKE, COSTS, 1, "plan") == sum(COSTS.values())
     with pytest.raises(ValueError, match="longest, plan"):
         ordered(["a"], {}, "random")
+
+
+def test_a_plan_s_first_steps_start_before_the_longest_chain():
+    tier = tiers(ZOO_LIKE, ["short2", "short*"])
+    assert tier == {"short2": 0, "short1": 1, "long": 2, "after_long": 2, "last": 2}
+    chain = chains(ZOO_LIKE, COSTS)
+    assert ordered(["short1", "short2", "long"], chain, "longest", tier) == ["short2", "short1", "long"]
+    assert ordered(["long", "short1", "short2"], chain, "plan", tier) == ["short2", "short1", "long"]
+    # as one number for Dask, higher first: the same order
+    assert sorted(["short1", "short2", "long"], key=lambda s: -priority(s, chain, tier)) == ["short2", "short1", "long"]
+    # the short ones first on both workers delay the long chain by one
+    assert makespan(ZOO_LIKE, COSTS, 2, "longest", tier) == 16.0
+    # the zoo plan keeps the campaign issue's order for its first models, then the longest chain
+    from experiments.campaign import load_plan
+    first = load_plan("zoo").first
+    zoo = tiers(["train:resnet8_quant", "train:resnet32_approx_at", "train:resnet56_float", "train:resnet56_quant",
+                 "train:resnet20_approx"], first)
+    assert zoo["train:resnet8_quant"] < zoo["train:resnet32_approx_at"] < zoo["train:resnet56_float"] \
+        < zoo["train:resnet56_quant"] == zoo["train:resnet20_approx"]
 
 
 @st.composite
@@ -99,22 +118,23 @@ class InlinePool:
         pass
 
 
-@pytest.mark.parametrize("jobs, order, first", [(2, "longest", ["long", "short1"]), (2, "plan", ["short1", "short2"]),
-                                                (1, "longest", None)])
-def test_runner_starts_the_longest_chain_first(tmp_path, monkeypatch, jobs, order, first):
+@pytest.mark.parametrize("jobs, order, plan_first, first", [
+    (2, "longest", None, ["long", "short1"]), (2, "plan", None, ["short1", "short2"]),
+    (2, "longest", ["short2"], ["short2", "long"]), (1, "longest", ["short2"], None)])
+def test_runner_starts_the_longest_chain_first(tmp_path, monkeypatch, jobs, order, plan_first, first):
     steps = {sid: FakeStep(sid, list(deps), cost=COSTS[sid]) for sid, deps in ZOO_LIKE.items()}
     ctx = Context(zoo=str(tmp_path / "zoo"), work=str(tmp_path / "work"), results=str(tmp_path / "res"))
     monkeypatch.setattr(runner, "_Local", InlinePool)
     ran: list = []
     monkeypatch.setattr(runner, "run_step", lambda step, ctx, threads=None: ran.append(step.id))
     InlinePool.started = []
-    res = runner.execute(steps, ctx, jobs=jobs, log=lambda *a: None, order=order)
+    res = runner.execute(steps, ctx, jobs=jobs, log=lambda *a: None, order=order, first=plan_first)
     assert sorted(res["ran"]) == sorted(ZOO_LIKE)
     if first is None:  # one worker: the plans' order, whatever the order asked
         assert ran == list(ZOO_LIKE)
     else:
         assert [s for s, _ in InlinePool.started[:2]] == first
-        if order == "longest":  # the chain's seconds travel as the Dask priority
+        if order == "longest" and not plan_first:  # the chain's seconds travel as the Dask priority
             assert dict(InlinePool.started)["long"] == 15.0
 
 
