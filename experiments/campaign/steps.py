@@ -168,7 +168,10 @@ def uncontended_epochs(pace: dict) -> list[float]:
     """A state's latest epoch times (s), each as it would have taken with the share of the processor its least
     contended epoch got: a CPU epoch's processor time over its wall time says how much of the epoch other
     jobs took (a CI run or a benchmark beside a training made its epochs 2.5x longer, and the median of three
-    such epochs projected a 2.4 h rest at 5.5 h). Epochs recorded without processor time keep their wall time."""
+    such epochs projected a 2.4 h rest at 5.5 h). Epochs recorded without processor time (states of earlier
+    versions) keep their wall time until MIN_TIMED epochs with it exist, then are left out: their contention is
+    unknown (a window of ten such epochs projected ResNet-32 quant at 14.7 min an epoch, where epochs beside only
+    the other training took 7.5)."""
     walls = [float(w) for w in pace["latest"]]
     cpus = [float(c) for c in pace.get("latest_cpu") or []][-len(walls):]
     timed = walls[len(walls) - len(cpus):]
@@ -176,7 +179,11 @@ def uncontended_epochs(pace: dict) -> list[float]:
     if not shares:
         return walls
     best = max(shares)
-    return walls[:len(walls) - len(cpus)] + [c / best if c > 0 else w for w, c in zip(timed, cpus)]
+    counted = [c / best if c > 0 else w for w, c in zip(timed, cpus)]
+    return counted if len(shares) >= MIN_TIMED else walls[:len(walls) - len(cpus)] + counted
+
+
+MIN_TIMED = 3  # epochs with processor time that outweigh a state's older epochs without it
 
 
 _RECIPES: dict = {}  # AttackStep.recipe's memory: (step, source file version, test subset, data) -> key

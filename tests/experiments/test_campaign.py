@@ -414,6 +414,9 @@ def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny
         pytest.approx([900.0, 50.0, 110.0])
     assert uncontended_epochs({"latest": [900.0, 100.0]}) == [900.0, 100.0]
     assert uncontended_epochs({"latest": [200.0, 100.0], "latest_cpu": [0.0, 100.0]}) == [200.0, 100.0]
+    # ... until three epochs with processor time exist: then only those count
+    assert uncontended_epochs({"latest": [900.0, 880.0, 100.0, 120.0, 110.0], "latest_cpu": [50.0, 120.0, 110.0]}) == \
+        pytest.approx([50.0, 120.0, 110.0])
     torch.save({"seconds": 0, "epoch": 0, "pace": {"machine": pace_key("cpu"), "epochs": 25, "seconds": 18535.0,
                                                    "latest": [900.0, 100.0, 110.0, 120.0, 400.0, 105.0]}},
                zoo / "resnet8_float.pt.state")
