@@ -33,7 +33,8 @@ def add(sub, schemes: str) -> None:
                    help="which ready step a free worker starts when more are ready than --jobs: 'longest' (default) "
                         "the one heading the longest chain of projected work still to do (ResNet-56 quant before "
                         "the short fine-tunes, the searches before the evaluations), which ends the run sooner; "
-                        "'plan' the plans' order. One job runs the plans' order either way")
+                        "'plan' the plans' order. Steps a plan names in its `first` list start before either; "
+                        "one job runs the plans' order")
     r.add_argument("--partial", action="store_true",
                    help="train and search nothing: make the adversarial sets whose source model exists, evaluate "
                         "the victims and sets that exist (NAME.partial.csv where some are missing), and write every "

@@ -21,8 +21,10 @@ models and the order come from the names (campaign/steps.py).
     axx_levels = 50
     [[adaptive]]                   # per victim of an architecture: attacks on itself beside transfer attacks
     arch = "resnet32"
-    first = ["train:resnet8_*"]    # steps (id patterns) that start before the others, in this order, when more
-                                   # are ready than workers (else: the longest chain of work first)
+
+and, before the first table (top-level keys): `first = ["train:resnet8_*", ...]`, step id patterns whose ready
+steps start before the others, in this order, when more are ready than workers (else the longest chain of work
+goes first: campaign/schedule.py).
 """
 from __future__ import annotations
 
