@@ -8,6 +8,7 @@ from ..options import add_data, add_device, add_quiet
 
 def add(sub, schemes: str) -> None:
     from experiments.campaign import builtin_plans
+    from experiments.campaign.schedule import ORDERS
 
     r = sub.add_parser(
         "reproduce", help="run thesis plans: train the zoo, attack, evaluate, search, write results pages",
@@ -29,7 +30,7 @@ def add(sub, schemes: str) -> None:
     g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")
     r.add_argument("--jobs", type=int, default=1, help="independent steps run side by side in N local processes "
                                                        "(the cores are split between them; default 1)")
-    r.add_argument("--order", choices=("longest", "plan"), default="longest",
+    r.add_argument("--order", choices=ORDERS, default="longest",
                    help="which ready step a free worker starts when more are ready than --jobs: 'longest' (default) "
                         "the one heading the longest chain of projected work still to do (ResNet-56 quant before "
                         "the short fine-tunes, the searches before the evaluations), which ends the run sooner; "

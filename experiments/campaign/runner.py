@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..machine import hardware
 from .plan import load_plan
-from .schedule import ORDERS, chains, makespan, ordered, tiers
+from .schedule import chains, check_order, makespan, ordered, tiers
 from .schedule import priority as start_priority
 from .steps import Context, Status, Step, derive_steps
 
@@ -361,16 +361,18 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
         return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
     log(f"{len(done)} of {len(steps)} steps done; running {len(todo)}")
     pool = _Dask(dask) if dask else (_Local(jobs) if jobs > 1 else None)
+    if pool is None:  # one worker: reordering ends no sooner, and the plans' order gives the short results first
+        order, first = "plan", None
     chain: dict[str, float] = {}
-    tier = tiers(todo, first or []) if pool is not None else {}
-    if pool is not None and order != "plan" and len(todo) > 1:
+    tier = tiers(todo, first or [])
+    if order != "plan" and len(todo) > 1:
         chain = chains({sid: steps[sid].deps for sid in todo}, projected_costs(steps, todo, ctx, log))
     running: dict = {}
     started: dict[str, float] = {}
     try:
         while todo or running:
             ready = ordered([sid for sid in todo if all(d in done or d in outside for d in steps[sid].deps)], chain,
-                            order if pool is not None else "plan", tier)
+                            order, tier)
             dead = [sid for sid in todo if any(d in failed or d in blocked for d in steps[sid].deps)]
             for sid in dead:
                 todo.remove(sid)
@@ -460,8 +462,7 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     if ctx.resume and ctx.restart:
         raise ValueError("--resume and --restart exclude each other")
-    if order not in ORDERS:
-        raise ValueError(f"unknown --order {order!r}: choose one of {', '.join(ORDERS)}")
+    check_order(order)
     loaded = [load_plan(p) for p in plans]
     if not loaded:
         raise ValueError("name at least one plan")

@@ -41,6 +41,11 @@ def chains(deps: dict[str, list[str]], costs: dict[str, float]) -> dict[str, flo
     return out
 
 
+def check_order(order: str) -> None:
+    if order not in ORDERS:
+        raise ValueError(f"unknown --order {order!r}: choose one of {', '.join(ORDERS)}")
+
+
 def tiers(step_ids, first: list[str]) -> dict[str, int]:
     """Each step's place among the `first` patterns (shell patterns of step ids): the index of the first one it
     matches, len(first) where it matches none."""
@@ -51,8 +56,7 @@ def ordered(ready: list[str], chain: dict[str, float], order: str = "longest",
             tier: dict[str, int] | None = None) -> list[str]:
     """`ready` in the order they start: by `tier` (see tiers), then the longest chain first (ties in the plans'
     order), or for order 'plan' in the plans' order."""
-    if order not in ORDERS:
-        raise ValueError(f"unknown order {order!r}: choose one of {', '.join(ORDERS)}")
+    check_order(order)
     tier = tier or {}
     rank = {s: i for i, s in enumerate(ready)}
     if order == "plan":
@@ -87,4 +91,4 @@ def makespan(deps: dict[str, list[str]], costs: dict[str, float], jobs: int, ord
     return now
 
 
-__all__ = ["ORDERS", "chains", "makespan", "ordered", "priority", "tiers"]
+__all__ = ["ORDERS", "chains", "check_order", "makespan", "ordered", "priority", "tiers"]
