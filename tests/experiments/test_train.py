@@ -190,9 +190,10 @@ def test_fgsm_rs_perturbation_uses_batch_statistics():
     not torch.cuda.is_available(), reason="no GPU on this machine"))])
 @pytest.mark.parametrize("exec_type", ["float", "quant"])
 def test_compiled_equals_eager(exec_type, device, monkeypatch):
-    """torch.compile changes the arithmetic's order only: the loss agrees to float tolerance, and the
-    gradients differ from eager's by no more than eager float32's differ from float64's (a quant network's
-    rounding makes its gradients sensitive to the last bit of any reordering)."""
+    """torch.compile changes the arithmetic's order only: the loss and the gradients differ from eager's by no
+    more than float tolerance or eager float32's from float64's (a quant network's rounding makes both sensitive
+    to the last bit of any reordering: on an H200 the quant loss moved by 1.3e-4 of itself, and eager float32's
+    is 3.7e-4 from float64's on a CPU)."""
     from emulator import resnet
     from experiments.compiled import Compiled
 
@@ -220,7 +221,7 @@ def test_compiled_equals_eager(exec_type, device, monkeypatch):
     def rel(a, b):
         return max(float((p - q).norm() / q.norm()) for p, q in zip(a[1], b[1]))
 
-    assert torch.allclose(compiled[0], eager[0], rtol=1e-4)
+    assert abs(compiled[0] - eager[0]) <= max(1e-4 * abs(eager[0]), 2 * abs(eager[0] - exact[0]))
     assert rel(compiled, eager) <= max(1e-4, 2 * rel(eager, exact))
 
 
