@@ -46,8 +46,9 @@ kernel quantize the float activations and dequantize its output in the same pass
 (FastEngine.conv_float). On x86 CPUs with AVX2 but no VNNI, activations >= 0 (every convolution after a
 ReLU) run the same implicit GEMM with vpmaddubsw (csrc/planeconv_avx2.c: why its 16-bit sums are exact):
 approx ResNet-20 at levels 32-255 evaluated 1.7-2.1x faster than through the float route, level 0 3x and
-faster than exact float32 (2-core AVX2 EPYC, batch 100). Elsewhere (signed activations there, no compiler,
-GPUs) the float route or im2col + torch._int_mm.
+faster than exact float32 (2-core AVX2 EPYC, batch 100). Elsewhere (signed activations there, no compiler)
+the float route or im2col + torch._int_mm; on GPUs im2col + torch._int_mm, built in a handful of tensor ops
+(_operands_torch: there each op is a kernel launch).
 """
 from __future__ import annotations
 
@@ -395,38 +396,61 @@ def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, ac
 _TILE = 8  # PC_R in csrc/planeconv.c
 
 
-def _planes(x: torch.Tensor, dec: Decomposition) -> torch.Tensor:
-    """[x, -b_0 .. -b_{P-1}, x != 0] channels-last: int8 [N, H, W, (P+2)*C] (or float64)."""
+_GEMM_TABLES: dict = {}
+
+
+def _gemm_plane_table(dec: Decomposition, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """([G, 256], plane index [1, 1, 1, G, 1]): each byte's values in the GEMM route's planes [x, -b_0 ..
+    -b_{P-1}, x != 0] (x alone for an exact table), int8 (float64 where E or K exceed int8), on `device`."""
+    planes = -1 if dec.exact else dec.planes
+    dtype = torch.int8 if (dec.int8 or dec.exact) else torch.float64
+    key = (planes, dtype, str(device))
+    if key not in _GEMM_TABLES:
+        v = torch.arange(256, dtype=torch.int64)
+        cols = [torch.where(v >= 128, v - 256, v)]
+        if planes >= 0:
+            cols += [-((v >> i) & 1) for i in range(planes)] + [(v != 0).long()]
+        _GEMM_TABLES[key] = (torch.stack(cols).to(device=device, dtype=dtype).contiguous(),
+                             torch.arange(len(cols), device=device).view(1, 1, 1, -1, 1))
+    return _GEMM_TABLES[key]
+
+
+def _windows(t: torch.Tensor, kh: int, kw: int, s, oh: int, ow: int) -> torch.Tensor:
+    """[N, HP, WP, ...] (contiguous, padded) -> the view [N, OH, OW, KH, KW, ...] of each output's receptive field."""
+    n, hp, wp = t.shape[:3]
+    rest = t.shape[3:]
+    st = t.stride()
+    return t.as_strided((n, oh, ow, kh, kw, *rest), (st[0], s[0] * st[1], s[1] * st[2], st[1], st[2], *st[3:]))
+
+
+def _box_sum(corr: torch.Tensor, kh: int, kw: int, s, oh: int, ow: int) -> torch.Tensor:
+    """Sum of the per-pixel correction [N, HP, WP] (padded) over each receptive field: int32 [N*OH*OW], in
+    integers (a float convolution is exact only without TF32 and Winograd, which a GPU may use)."""
+    return _windows(corr.contiguous(), kh, kw, s, oh, ow).sum(dim=(3, 4), dtype=torch.int32).reshape(-1)
+
+
+def _operands_torch(x: torch.Tensor, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int):
+    """(A, box-summed correction or None) in a handful of tensor ops: pad the bytes (a zero byte has all
+    planes zero), gather every plane of every byte from a table straight into the (plane, channel) layout,
+    one strided copy for im2col, one reduction for the correction. On a GPU each op is a kernel launch, and
+    the launches, not the bytes, bound a search's small layers (the per-plane version made ~400 ops a
+    layer: an H200 evaluated approx ResNet-32 no faster than a 16-core CPU)."""
+    n, c = x.shape[:2]
     xh = x.permute(0, 2, 3, 1)
-    if dec.exact:
-        return xh.contiguous()
-    xu = xh.view(torch.uint8)
-    parts = [xh] + [((xu >> i) & 1).view(torch.int8).neg() for i in range(dec.planes)] + [(xh != 0).to(torch.int8)]
-    out = torch.cat(parts, dim=3)
-    return out if dec.int8 else out.double()
-
-
-def _im2col_nhwc(xp: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int) -> torch.Tensor:
-    """[N, H, W, C'] -> [N*OH*OW, KH*KW*C'], columns in (ky, kx, c') order: each tap copies
-    contiguous runs of C' values."""
     if any(p):
-        xp = F.pad(xp, (0, 0, p[1], p[1], p[0], p[0]))
-    n, _, _, cp = xp.shape
-    a = torch.empty(n, oh, ow, kh, kw, cp, dtype=xp.dtype, device=xp.device)
-    for ky in range(kh):
-        for kx in range(kw):
-            a[:, :, :, ky, kx, :] = xp[:, ky:ky + (oh - 1) * s[0] + 1:s[0], kx:kx + (ow - 1) * s[1] + 1:s[1], :]
-    return a.view(n * oh * ow, kh * kw * cp)
+        xh = F.pad(xh, (0, 0, p[1], p[1], p[0], p[0]))
+    table, gidx = _gemm_plane_table(dec, x.device)
+    g = table.shape[0]
+    planes = table[gidx, xh.view(torch.uint8).to(torch.int32).unsqueeze(3)]  # [N, HP, WP, G, C]
+    a = _windows(planes, kh, kw, s, oh, ow).reshape(n * oh * ow, kh * kw * g * c)
+    box = None
+    if g > 1 and (dec.int8 or dec.exact):
+        # (x != 0) - sum_i b_i, the -128 offsets' correction: the planes after x, summed
+        box = _box_sum(planes[:, :, :, 1:, :].sum(dim=(3, 4), dtype=torch.int32), kh, kw, s, oh, ow)
+    return a, box
 
 
 _C_IM2COL: bool | None = None
-
-
-def _pixel_correction(x: torch.Tensor, dec: Decomposition) -> torch.Tensor:
-    """sum over channels of (x != 0) - sum_{i<P} bit_i(x): int32 [N, H, W]."""
-    xu = x.view(torch.uint8)
-    bits = sum(((xu >> i) & 1).to(torch.int32) for i in range(dec.planes))
-    return ((x != 0).to(torch.int32) - bits).sum(dim=1)
 
 
 def _c_kernels() -> bool:
@@ -445,12 +469,12 @@ def _c_kernels() -> bool:
 
 
 def _operands(x, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int):
-    """(A, per-pixel offset correction or None): the C kernel on the CPU (int8 path), torch ops elsewhere."""
-    if x.device.type == "cpu" and (dec.int8 or dec.exact):
-        if _c_kernels():
-            return im2col_planes(x, kh, kw, s, p, oh, ow, -1 if dec.exact else dec.planes)
-    corr = _pixel_correction(x, dec) if (dec.int8 and not dec.exact) else None
-    return _im2col_nhwc(_planes(x, dec), kh, kw, s, p, oh, ow), corr
+    """(A, the offsets' correction summed over each receptive field, int32 [N*OH*OW], or None): the C kernel
+    on the CPU (int8 path), torch ops elsewhere."""
+    if x.device.type == "cpu" and (dec.int8 or dec.exact) and _c_kernels():
+        a, corr = im2col_planes(x, kh, kw, s, p, oh, ow, -1 if dec.exact else dec.planes)
+        return a, (None if corr is None else _box_sum(F.pad(corr, (p[1], p[1], p[0], p[0])), kh, kw, s, oh, ow))
+    return _operands_torch(x, dec, kh, kw, s, p, oh, ow)
 
 
 def im2col_planes(x: torch.Tensor, kh: int, kw: int, s, p, oh: int, ow: int,
@@ -604,15 +628,11 @@ def _conv_int_mm(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: 
     dec = prepared.dec
     x = x.contiguous()
     n, (o, _, kh, kw) = x.shape[0], prepared.shape
-    a, corr = _operands(x, dec, kh, kw, s, p, oh, ow)
+    a, box = _operands(x, dec, kh, kw, s, p, oh, ow)
     if dec.int8 or dec.exact:
         out = _mm_int8(a, prepared.B)
-        if corr is not None:
-            # box sum of the per-pixel correction over each receptive field (zero padding), exact in
-            # float32: |sum| <= KH*KW*C*(P+1) << 2^24
-            ones = torch.ones(1, 1, kh, kw, device=x.device)
-            box = F.conv2d(corr[:, None].float(), ones, stride=s, padding=p)
-            out = out + 128 * box.reshape(-1, 1).to(torch.int32)
+        if box is not None:
+            out = out.add_(box.view(-1, 1), alpha=128)
     else:
         out = (a @ prepared.B).round().to(torch.int32)         # exact: |sums| << 2^53
     return out.reshape(n, oh, ow, o).permute(0, 3, 1, 2).contiguous()

@@ -305,18 +305,74 @@ def test_float_planes_c_equals_torch(marlin, monkeypatch, level):
 
 
 def test_fast_torch_fallback_matches(marlin, monkeypatch):
-    """The plane/im2col path in torch ops (no C compiler; GPUs) gives the same accumulators."""
-    monkeypatch.setattr(fast, "_C_IM2COL", False)
+    """The plane/im2col path in torch ops (no C compiler; GPUs) gives the same accumulators, and so does the C
+    im2col with the same box sum of its correction."""
     monkeypatch.setattr(fast, "_VNNI", False)
     g = torch.Generator().manual_seed(6)
     x = torch.randint(-128, 128, (2, 5, 8, 7), dtype=torch.int8, generator=g)
     w = torch.randint(-128, 128, (6, 5, 3, 3), dtype=torch.int8, generator=g)
-    for level in (0, 1, 50, 128, 255):
-        for s, p in ((1, 1), (2, 0), (2, 2)):
-            lut = marlin.table(level)
-            assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("reference").conv(x, w, lut, s, p))
+    for c_kernels in (False, True):
+        monkeypatch.setattr(fast, "_C_IM2COL", c_kernels)
+        for level in (0, 1, 50, 128, 255):
+            for s, p in ((1, 1), (2, 0), (2, 2)):
+                lut = marlin.table(level)
+                ref = get_engine("reference").conv(x, w, lut, s, p)
+                assert torch.equal(fast.conv(x, w, lut, s, p, route="int_mm"), ref), (c_kernels, level, s, p)
+    monkeypatch.setattr(fast, "_C_IM2COL", False)
     bw8 = load_scheme("bw8")  # the float64 path
-    assert torch.equal(fast.conv(x, w, bw8.table(200), 1, 1), get_engine("reference").conv(x, w, bw8.table(200), 1, 1))
+    assert torch.equal(fast.conv(x, w, bw8.table(200), 1, 1, route="int_mm"),
+                       get_engine("reference").conv(x, w, bw8.table(200), 1, 1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 12), h=st.integers(1, 9), wd=st.integers(1, 9),
+       o=st.integers(1, 12), k=st.sampled_from([1, 2, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
+       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), relu=st.booleans(), strided=st.booleans())
+def test_gemm_route_in_torch_ops_matches_reference(marlin, n, c, h, wd, o, k, s, p, level, seed, relu, strided):
+    """The GEMM route as a GPU runs it (torch ops: the planes gathered from a table, one strided im2col copy,
+    the correction's box sum in integers) on random shapes, strides, paddings, signed and non-negative
+    (after a ReLU: one plane fewer) and non-contiguous activations, against the plain LUT gather."""
+    if h + 2 * p < k or wd + 2 * p < k:
+        return
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0 if relu else -128, 128, (n, c, h, 2 * wd if strided else wd), dtype=torch.int8, generator=g)
+    x = x[:, :, :, ::2] if strided else x
+    w = torch.randint(-128, 128, (o, c, k, k), dtype=torch.int8, generator=g)
+    lut = marlin.table(level)
+    saved = fast._C_IM2COL
+    fast._C_IM2COL = False
+    try:
+        got = fast.conv(x, w, lut, s, p, route="int_mm")
+    finally:
+        fast._C_IM2COL = saved
+    assert got.dtype == torch.int32 and torch.equal(got, get_engine("reference").conv(x, w, lut, s, p))
+
+
+def test_gemm_route_in_torch_ops_is_a_few_kernels(marlin, monkeypatch):
+    """On a GPU every tensor op is a kernel launch, and a search's small layers are bound by the launches: the
+    torch-ops route stays a handful of ops per convolution (the per-plane version made ~60; an H200 evaluated
+    approx ResNet-32 with it no faster than a 16-core CPU)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    views = {"view", "_unsafe_view", "as_strided", "permute", "slice", "unsqueeze", "detach", "select", "expand"}
+    monkeypatch.setattr(fast, "_C_IM2COL", False)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 128, (4, 16, 8, 8), dtype=torch.int8, generator=g)
+    w = torch.randint(-128, 128, (16, 16, 3, 3), dtype=torch.int8, generator=g)
+    lut = marlin.table(100)
+    prep = fast.prepare(w, fast.decomposition_for(lut)).for_input(x)
+    fast.conv(x, w, lut, 1, 1, prepared=prep, route="int_mm")  # the weights' side and the tables, once
+    ops = []
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket.__name__ not in views:
+                ops.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fast._conv_int_mm(x, prep, (1, 1), (1, 1), 8, 8)
+    assert len(ops) <= 10, ops
 
 
 def test_single_output_channel_and_int_mm_strides(marlin, fast_path):
