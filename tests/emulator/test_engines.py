@@ -404,7 +404,7 @@ def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
             def fn(*a, **k):
                 calls.append(name)
                 if name != winner:
-                    _time.sleep(0.15)  # a margin a loaded machine keeps (0.05 s failed once beside two trainings and a test run)
+                    _time.sleep(0.15)  # a margin a loaded machine keeps (0.05 s failed once beside 3 processes)
                 return impl(*a, **k)
             return fn
         monkeypatch.setattr(fast, "conv_vnni", wrap("vnni", lambda x_, prep, s, p, **k: real["int_mm"](x_, prep, s, p, 6, 6)))
