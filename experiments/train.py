@@ -161,6 +161,11 @@ def split(n: int, val_images: int) -> tuple[torch.Tensor, torch.Tensor]:
     return perm[val_images:], perm[:val_images]
 
 
+def route_clock(dev: torch.device) -> str:
+    """How choose_route times here: 'process' (the process's CPU time: a CPU, one thread) or 'wall'."""
+    return "process" if dev.type == "cpu" and torch.get_num_threads() == 1 else "wall"
+
+
 def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: torch.Tensor, log) -> str:
     """c.route, or for auto the fastest of eager, compiled and compiled channels-last on this machine:
     a few timed training steps each (forward, loss, backward) on a real batch, the model's state restored
@@ -181,7 +186,7 @@ def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: tor
     # With one thread on a CPU the process's own CPU time is the step's work, whatever else runs beside it (two
     # zoo trainings timing their routes at once on 2 cores chose eager at 66 img/s over compiled "52" for
     # ResNet-32 quant, compiled 155 when quiet); with more threads it would favour routes that leave threads idle.
-    cpu_clock = dev.type == "cpu" and torch.get_num_threads() == 1
+    cpu_clock = route_clock(dev) == "process"
     clock = time.process_time if cpu_clock else time.perf_counter
     # two rounds over the routes, each route's least disturbed step kept: other load on the machine only adds
     # time, and load that came and went while one route was timed (a 2-core EPYC once chose eager at 188 img/s
@@ -337,6 +342,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             pace = st["pace"]
         else:  # the epochs so far ran elsewhere (or an older state does not say): its fastest route is no verdict here
             route = None
+        if st.get("route_clock") != route_clock(dev):  # timed otherwise (or before the clock was recorded): again
+            route = None
         log(f"resuming {out} after epoch {start}")
     elif state_path.is_file():
         log(f"note: starting over; {state_path} of the interrupted run will be replaced")
@@ -408,7 +415,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
         save_artifact({"config": cfg, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
                        "epoch": epoch, "history": history, "best": best, "seconds": seconds, "route": route,
-                       "pace": pace,
+                       "route_clock": route_clock(dev), "pace": pace,
                        "rng": torch.get_rng_state(),
                        "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                        "inputs": digests},
@@ -433,4 +440,5 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     return meta
 
 
-__all__ = ["ROUTES", "SCHEDULES", "TrainConfig", "augment", "choose_route", "lr_at", "split", "train", "train_config"]
+__all__ = ["ROUTES", "SCHEDULES", "TrainConfig", "augment", "choose_route", "lr_at", "route_clock", "split", "train",
+           "train_config"]

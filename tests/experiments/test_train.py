@@ -93,6 +93,40 @@ def test_resume_equals_uninterrupted(data, base, tmp_path, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_keeps_the_route_only_where_it_was_timed_the_same_way(data, tmp_path, monkeypatch):
+    """A resumed training on the same machine reuses its state's route unless that route was timed with another
+    clock (or before states recorded it): two zoo trainings beside each other once chose eager under each other's
+    load, and every restart kept it."""
+    import experiments.train as tr
+
+    cfg = TrainConfig(arch="resnet8", epochs=3, lr=0.05, subset=50, data_dir=data, **SMALL)
+    timed = []
+
+    def spy(model, c, x, y, log):
+        timed.append(tr.route_clock(x.device))
+        return "eager"
+
+    def run(**kw):
+        monkeypatch.undo()
+        monkeypatch.setattr(tr, "choose_route", spy)
+        if kw.pop("die", False):
+            die_at_second_validation(monkeypatch)
+            with pytest.raises(KeyboardInterrupt):
+                train(cfg, tmp_path / "m.pt", progress=False, log=lambda *a: None, **kw)
+        else:
+            train(cfg, tmp_path / "m.pt", progress=False, log=lambda *a: None, **kw)
+
+    run(die=True)                 # epoch 1, then killed
+    assert len(timed) == 1 and torch.load(tmp_path / "m.pt.state", weights_only=True)["route_clock"] == timed[0]
+    run(die=True, resume=True)    # epoch 2 on the same machine, the same clock: the state's route
+    assert len(timed) == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(tr, "choose_route", spy)
+    monkeypatch.setattr(tr, "route_clock", lambda dev: "another")
+    train(cfg, tmp_path / "m.pt", resume=True, progress=False, log=lambda *a: None)
+    assert timed == [timed[0], "another"]  # timed otherwise: timed again
+
+
 def test_skip_when_artifact_matches(data, tmp_path):
     cfg = TrainConfig(arch="resnet8", epochs=1, lr=0.05, subset=50, data_dir=data, **SMALL)
     train(cfg, tmp_path / "m.pt", progress=False, log=lambda *a: None)
