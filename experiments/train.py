@@ -216,8 +216,8 @@ def choose_route(model: torch.nn.Module, c: TrainConfig, x: torch.Tensor, y: tor
     model.to(memory_format=torch.contiguous_format)
     model.load_state_dict(saved)
     best = min(times, key=times.get)
-    log("training route: " + ", ".join(f"{r} {len(y) / max(t, 1e-9):.0f} img/s" for r, t in times.items()
-                                       if t < float("inf")) + f" -> {best}" + (" (process CPU time)" if cpu_clock else ""))
+    rates = ", ".join(f"{r} {len(y) / max(t, 1e-9):.0f} img/s" for r, t in times.items() if t < float("inf"))
+    log(f"training route: {rates} -> {best}" + (" (process CPU time)" if cpu_clock else ""))
     return best
 
 
@@ -318,7 +318,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     model.to(dev)  # before the optimizer and the resumed state: momentum buffers land beside the parameters
     xtr, ytr, xval, yval = xtr.to(dev), ytr.to(dev), xval.to(dev), yval.to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-    start, history, best, seconds, route = 0, [], None, 0.0, None
+    start, history, best, seconds, route, timed_by = 0, [], None, 0.0, None, None
     here = pace_key(c.device)
     pace = {"machine": here, "epochs": 0, "seconds": 0.0}  # this machine's epochs: what projections may reuse
     digests = digest_inputs(inputs)
@@ -342,12 +342,14 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             pace = st["pace"]
         else:  # the epochs so far ran elsewhere (or an older state does not say): its fastest route is no verdict here
             route = None
-        if st.get("route_clock") != route_clock(dev):  # timed otherwise (or before the clock was recorded): again
+        timed_by = st.get("route_clock")
+        if timed_by != route_clock(dev):  # timed otherwise (or before states recorded the clock): time it again
             route = None
         log(f"resuming {out} after epoch {start}")
     elif state_path.is_file():
         log(f"note: starting over; {state_path} of the interrupted run will be replaced")
     if route is None:
+        timed_by = route_clock(dev)  # a --jobs worker's threads may change later; the route was timed so
         route = choose_route(model, c, xtr[:c.batch_size], ytr[:c.batch_size], log)
     channels_last = route == "compiled-cl"
     if channels_last:
@@ -415,7 +417,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             f"train acc {tot_ok / seen:.4f}, validation acc {val:.4f}")
         save_artifact({"config": cfg, "model": _cpu(model.state_dict()), "optimizer": _cpu(opt.state_dict()),
                        "epoch": epoch, "history": history, "best": best, "seconds": seconds, "route": route,
-                       "route_clock": route_clock(dev), "pace": pace,
+                       "route_clock": timed_by, "pace": pace,
                        "rng": torch.get_rng_state(),
                        "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                        "inputs": digests},
