@@ -22,7 +22,9 @@ export PYTHONPATH=/tmp/site:$REPO PYTHONUNBUFFERED=1 CIFAR10_DIR=/tmp/cifar
 [ -f /tmp/mps_on ] && export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mpslog
 unpack() { python3 scripts/offline_kit.py unpack "$1" --data /tmp/cifar --site /tmp/site 2>&1 | tail -4; }
 progress() { tail -c 400 /tmp/bench.log 2>/dev/null; echo; tail -2 /tmp/gputests.log 2>/dev/null; }
-case "${1:-}" in
+usage() { sed -n 2,16p "$0"; exit 2; }
+case "${1:-}" in first|more) [ $# -ge 2 ] || usage ;; run) [ $# -ge 3 ] && [[ $3 =~ ^[0-9]+$ ]] || usage ;; *) usage ;; esac
+case "$1" in
 first)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     python3 -c "import torch, sys; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name(0))"
@@ -71,8 +73,5 @@ run)
     find experiments -newer /tmp/t_run -type f | tar cf - -T - | split -b 15m - "$OUT/zoo.tar."
     cp /tmp/zoo.log /tmp/gputests.log /tmp/bench.log /tmp/bench_search.json "$OUT/" 2>/dev/null
     ls -la "$OUT"; tail -25 /tmp/gputests.log; tail -12 /tmp/bench.log; grep -i 'finished\|error\|Traceback' /tmp/zoo.log | head -30
-    ;;
-*)
-    sed -n 2,16p "$0"; exit 2
     ;;
 esac
