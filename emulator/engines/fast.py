@@ -441,7 +441,7 @@ def _operands_torch(x: torch.Tensor, dec: Decomposition, kh: int, kw: int, s, p,
         xh = F.pad(xh, (0, 0, p[1], p[1], p[0], p[0]))
     table, gidx = _gemm_plane_table(dec, x.device)
     g = table.shape[0]
-    planes = table[gidx, xh.view(torch.uint8).to(torch.int32).unsqueeze(3)]  # [N, HP, WP, G, C]
+    planes = table[gidx, xh.view(torch.uint8).long().unsqueeze(3)]  # [N, HP, WP, G, C]; both indices int64
     a = _windows(planes, kh, kw, s, oh, ow).reshape(n * oh * ow, kh * kw * g * c)
     box = None
     if g > 1 and (dec.int8 or dec.exact):
