@@ -350,7 +350,7 @@ def test_gemm_route_in_torch_ops_matches_reference(marlin, n, c, h, wd, o, k, s,
 
 def test_gemm_route_in_torch_ops_is_a_few_kernels(marlin, monkeypatch):
     """On a GPU every tensor op is a kernel launch, and a search's small layers are bound by the launches: the
-    torch-ops route stays a handful of ops per convolution (the per-plane version made ~60; an H200 evaluated
+    torch-ops route stays a handful of ops per convolution (the per-plane version: ~90 per layer; an H200 evaluated
     approx ResNet-32 with it no faster than a 16-core CPU)."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
