@@ -10,6 +10,11 @@
 #        # at most 540 s, stopped with SIGINT (each training keeps its last finished epoch); the files it changed
 #        # under experiments/, its log, the tests' and the bench's go to $OUT (default /tmp/out), split in
 #        # 15 MiB pieces: `cat zoo.tar.* | tar xf -` here.
+#   bash scripts/gpu_session.sh assess 420 [assess args]
+#        # once every part is in: `axx assess` alone on the GPU (default: marlin's default levels on the zoo's
+#        # approx ResNet-20, all 10,000 test images clean and under transfer PGD, 200 under adaptive PGD), timed,
+#        # stopped at the limit (a rerun continues it); assess.csv/.json/.png and the log go to $OUT. Needs the
+#        # kit packed with `--tables luts/marlin` (the cost model's and metrics' tables: no Yosys there).
 #
 # Several trainings share the GPU through CUDA MPS when the image has it (each got 1.2-2x the epochs it got
 # without, on an H100). Measured with it (2026-11-27, H200, 9 min): ResNet-32 quant 25 epochs, ResNet-56 quant 5,
@@ -20,10 +25,15 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export PYTHONPATH=/tmp/site:$REPO PYTHONUNBUFFERED=1 CIFAR10_DIR=/tmp/cifar
 [ -f /tmp/mps_on ] && export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mpslog
-unpack() { python3 scripts/offline_kit.py unpack "$1" --data /tmp/cifar --site /tmp/site 2>&1 | tail -4; }
+unpack() { python3 scripts/offline_kit.py unpack "$1" --data /tmp/cifar --site /tmp/site --luts "$REPO/luts" 2>&1 | tail -4; }
 progress() { tail -c 400 /tmp/bench.log 2>/dev/null; echo; tail -2 /tmp/gputests.log 2>/dev/null; }
-usage() { sed -n 2,16p "$0"; exit 2; }
-case "${1:-}" in first|more) [ $# -ge 2 ] || usage ;; run) [ $# -ge 3 ] && [[ $3 =~ ^[0-9]+$ ]] || usage ;; *) usage ;; esac
+usage() { sed -n 2,21p "$0"; exit 2; }
+case "${1:-}" in
+    first|more) [ $# -ge 2 ] || usage ;;
+    run) [ $# -ge 3 ] && [[ $3 =~ ^[0-9]+$ ]] || usage ;;
+    assess) [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] || usage ;;
+    *) usage ;;
+esac
 case "$1" in
 first)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
@@ -73,5 +83,22 @@ run)
     find experiments -newer /tmp/t_run -type f | tar cf - -T - | split -b 15m - "$OUT/zoo.tar."
     cp /tmp/zoo.log /tmp/gputests.log /tmp/bench.log /tmp/bench_search.json "$OUT/" 2>/dev/null
     ls -la "$OUT"; tail -25 /tmp/gputests.log; tail -12 /tmp/bench.log; grep -i 'finished\|error\|Traceback' /tmp/zoo.log | head -30
+    ;;
+assess)
+    deadline=$2; shift 2
+    args=("$@"); [ ${#args[@]} -eq 0 ] && args=(--scheme marlin --n-images 0)
+    [ -f "$REPO/luts/marlin/cost.csv" ] || { echo "luts/marlin/cost.csv is missing: pack the kit with --tables luts/marlin"; exit 1; }
+    # alone on the GPU: let the background tests finish first (at most a minute), then say what else is there
+    for _ in 1 2 3 4 5 6; do grep -q '^rc=' /tmp/gputests.log 2>/dev/null || [ ! -f /tmp/gputests.log ] && break; sleep 10; done
+    nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv
+    t0=$(date +%s)
+    timeout -s INT "$deadline" python3 -m axx.cli assess "${args[@]}" --device cuda --out /tmp/assess > /tmp/assess.log 2>&1
+    rc=$?
+    echo "axx assess ${args[*]}: rc=$rc, $(( $(date +%s) - t0 )) s wall"
+    # not the transfer set (30 MB, made again from the source model)
+    mkdir -p "$OUT/assess"; (cd /tmp/assess && find . -name 'assess.*' -o -name '*.json' | tar cf - -T -) \
+        | tar xf - -C "$OUT/assess"; cp /tmp/assess.log "$OUT/"
+    tr '\r' '\n' < /tmp/assess.log | grep -v '^$' | tail -8
+    find "$OUT/assess" -name assess.csv -exec wc -l {} \;
     ;;
 esac

@@ -14,8 +14,13 @@ assembled as soon as all its chunks are there, checked against its sha256, and w
 is there they are installed with pip into --site (no index, no dependencies). Only the standard library is used,
 so it runs on the bare target before anything is installed.
 
-    python3 scripts/offline_kit.py pack --data $CIFAR10_DIR --out .offline --part-mib 24
-    python3 scripts/offline_kit.py unpack .offline/part1 --data /tmp/cifar --site /tmp/site   # then part2, ...
+`--tables luts/marlin` carries a scheme's RTL-built table folder too (luts.npy, manifest, metrics, cost; not the
+C headers): 2.8 MB compressed against 33 MB, so that `axx assess` (which needs the cost model, i.e. Yosys, and the
+metrics) runs there without synthesis. `unpack --luts DIR` installs the folder in one move once all its files
+are there and checked, never over a folder holding other tables.
+
+    python3 scripts/offline_kit.py pack --data $CIFAR10_DIR --out .offline --part-mib 24 --tables luts/marlin
+    python3 scripts/offline_kit.py unpack .offline/part1 --data /tmp/cifar --site /tmp/site --luts luts  # part2...
     PYTHONPATH=/tmp/site:$PWD CIFAR10_DIR=/tmp/cifar python3 -m axx.cli reproduce zoo --resume --jobs 6
 """
 from __future__ import annotations
@@ -81,11 +86,23 @@ def download_wheels(packages: list[str], python: str, dest: Path) -> list[Path]:
     return sorted(dest.glob("*.whl"))
 
 
+def table_files(folder: Path) -> list[Path]:
+    """What a table folder's copy needs: its top-level files (tables, manifest, metrics, cost; not the headers)."""
+    if not (folder / "manifest.json").is_file():
+        raise KitError(f"{folder} is not a table folder (no manifest.json): build it with `make luts`")
+    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+
+
 def pack(data: Path, out: Path, part_bytes: int, wheels: list[Path], files: list[str] = CIFAR_FILES,
-         log=print) -> dict:
-    """Compress `files` of `data` (and carry `wheels`) into parts of at most `part_bytes` under `out`."""
+         log=print, tables: list[Path] = ()) -> dict:
+    """Compress `files` of `data` (and carry `wheels` and the table folders `tables`) into parts of at most
+    `part_bytes` under `out`."""
     if part_bytes < 1024:
         raise KitError("a part must hold at least 1 KiB")
+    for t in tables:
+        table_files(t)
+    if len({t.name for t in tables}) != len(tables):
+        raise KitError("two table folders share a name: " + ", ".join(str(t) for t in tables))
     if out.exists():
         if any(out.iterdir()) and not (out / "manifest.json").is_file():
             raise KitError(f"{out} is not empty and holds no kit: give a new folder")
@@ -100,6 +117,14 @@ def pack(data: Path, out: Path, part_bytes: int, wheels: list[Path], files: list
         raw = w.read_bytes()
         entries.append(({"name": w.name, "kind": "wheel", "codec": "none", "size": len(raw),
                          "sha256": _sha256(raw)}, raw))
+    # then the tables (small once compressed: what `axx assess` needs there besides the data)
+    for t in tables:
+        for f in table_files(t):
+            raw = f.read_bytes()
+            blob = lzma.compress(raw, format=lzma.FORMAT_XZ, preset=6)
+            entries.append(({"name": f"{t.name}/{f.name}", "kind": "table", "folder": t.name, "codec": "xz",
+                             "size": len(raw), "sha256": _sha256(raw)}, blob))
+        log(f"{t}: {len(table_files(t))} files")
     for name in files:
         raw = (data / name).read_bytes()
         blob = lzma.compress(raw, format=lzma.FORMAT_XZ, filters=XZ_FILTERS)
@@ -115,7 +140,7 @@ def pack(data: Path, out: Path, part_bytes: int, wheels: list[Path], files: list
             if room == 0:
                 part, room = part + 1, part_bytes
             n = min(room, len(blob) - off)
-            chunk = f"{meta['name']}.{len(meta['chunks']):03d}"
+            chunk = f"{meta['name'].replace('/', '__')}.{len(meta['chunks']):03d}"
             _write_atomic(out / f"part{part}" / chunk, blob[off:off + n])
             meta["chunks"].append({"part": part, "file": chunk, "size": n, "sha256": _sha256(blob[off:off + n])})
             off, room = off + n, room - n
@@ -128,8 +153,40 @@ def pack(data: Path, out: Path, part_bytes: int, wheels: list[Path], files: list
     return manifest
 
 
-def unpack(parts: list[Path], data: Path, stage: Path, site: Path | None, log=print) -> bool:
-    """Stage the chunks of `parts`, assemble every file whose chunks are all staged; True when all are done."""
+def _install_tables(name: str, files: list[dict], staged: Path, root: Path, log) -> None:
+    """Move the assembled table folder `staged` to root/name in one step: a reader sees the whole folder or
+    none of it. Never over a folder that holds other tables (the same tables built from the model are replaced:
+    the kit's add the metrics and cost)."""
+    dest = root / name
+    if all((dest / f["name"].split("/", 1)[1]).is_file()
+           and _sha256((dest / f["name"].split("/", 1)[1]).read_bytes()) == f["sha256"] for f in files):
+        return
+    if dest.exists():
+        ours = json.loads((staged / "manifest.json").read_text()).get("luts_sha256")
+        try:
+            theirs = json.loads((dest / "manifest.json").read_text()).get("luts_sha256")
+        except (OSError, ValueError):
+            theirs = None
+        if theirs != ours:
+            raise KitError(f"{dest} holds other tables than the kit's {name} (or no manifest): move it away first")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
+    for f in files:
+        shutil.copy2(staged / f["name"].split("/", 1)[1], tmp / f["name"].split("/", 1)[1])
+    os.chmod(tmp, 0o755)
+    old = root / f".{name}.old"
+    if dest.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    log(f"{dest}: {len(files)} table files, sha256 checked")
+
+
+def unpack(parts: list[Path], data: Path, stage: Path, site: Path | None, log=print,
+           luts: Path | None = None) -> bool:
+    """Stage the chunks of `parts`, assemble every file whose chunks are all staged; True when all are done.
+    Table folders go under `luts` (skipped, with a word, when it is None)."""
     manifest = None
     for p in parts:
         mf = p / "manifest.json"
@@ -152,7 +209,7 @@ def unpack(parts: list[Path], data: Path, stage: Path, site: Path | None, log=pr
     waiting: dict[str, str] = {}
     spoilt: list[str] = []  # the other files are still assembled: a later call needs only the named parts
     for f in manifest["files"]:
-        dest = (data if f["kind"] == "data" else wheels_dir) / f["name"]
+        dest = {"data": data, "wheel": wheels_dir}.get(f["kind"], stage / "tables") / f["name"]
         # every CIFAR-10 batch has the same size: only the content says a file there is this one
         if dest.is_file() and dest.stat().st_size == f["size"] and _sha256(dest.read_bytes()) == f["sha256"]:
             continue
@@ -177,6 +234,17 @@ def unpack(parts: list[Path], data: Path, stage: Path, site: Path | None, log=pr
         log(f"{dest}: {len(raw):,} bytes, sha256 checked")
     if spoilt:
         raise KitError("; ".join(spoilt))
+    folders: dict[str, list[dict]] = {}
+    for f in manifest["files"]:
+        if f["kind"] == "table":
+            folders.setdefault(f["folder"], []).append(f)
+    for name, files in folders.items():
+        if any(f["name"] in waiting for f in files):
+            continue
+        if luts is None:
+            log(f"table folder {name}: not installed (give --luts)")
+            continue
+        _install_tables(name, files, stage / "tables" / name, luts, log)
     wheels = [f for f in manifest["files"] if f["kind"] == "wheel"]
     if site is not None and wheels and not any(w["name"] in waiting for w in wheels):
         stamp = site / ".offline_kit"
@@ -206,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part-mib", type=float, default=24.0,
                    help="most MiB per part: the transfer cap less what travels beside each part (default 24)")
     p.add_argument("--python", default="3.12", help="the target's Python version, for the wheels (default 3.12)")
-    p.add_argument("--no-wheels", action="store_true", help="carry the data only")
+    p.add_argument("--no-wheels", action="store_true", help="carry no wheels")
+    p.add_argument("--tables", type=Path, action="append", default=[],
+                   help="a scheme's table folder to carry too, e.g. luts/marlin (repeatable; headers left out)")
     p.add_argument("--packages", nargs="*", default=DEVICE_PACKAGES,
                    help="wheels to carry (default: what the NVIDIA image lacks)")
     u = sub.add_parser("unpack", help="assemble, check and install what the given parts complete")
@@ -215,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--stage", type=Path, default=Path(tempfile.gettempdir()) / "offline_kit_stage",
                    help="where chunks wait for their file's other parts")
     u.add_argument("--site", type=Path, help="install the wheels here (pip --target), once all are there")
+    u.add_argument("--luts", type=Path, help="put the carried table folders here (e.g. luts, the checkout's)")
     a = ap.parse_args(argv)
     try:
         if a.cmd == "pack":
@@ -222,11 +293,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise KitError("give --data or set CIFAR10_DIR")
             with tempfile.TemporaryDirectory() as tmp:
                 wheels = [] if a.no_wheels else download_wheels(a.packages, a.python, Path(tmp))
-                m = pack(a.data, a.out, int(a.part_mib * 2**20), wheels)
+                m = pack(a.data, a.out, int(a.part_mib * 2**20), wheels, tables=a.tables)
             total = sum(c["size"] for f in m["files"] for c in f["chunks"])
             print(f"{a.out}: {len(m['files'])} files, {total / 2**20:.1f} MiB in {m['parts']} parts")
             return 0
-        return 0 if unpack(a.parts, a.data, a.stage, a.site) else 3
+        return 0 if unpack(a.parts, a.data, a.stage, a.site, luts=a.luts) else 3
     except KitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

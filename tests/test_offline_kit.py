@@ -129,3 +129,58 @@ def test_wheels_travel_first_and_install_once_complete(data: Path, tmp_path: Pat
     parts = [out / f"part{p}" for p in range(2, m["parts"] + 1)]
     assert kit.unpack(parts, tmp_path / "got", tmp_path / "stage", site, log=said.append)
     assert not any("installed" in s for s in said)  # already there: not installed again
+
+
+def _tables(where: Path, sha: str) -> Path:
+    """A table folder as `make luts` leaves it (a manifest naming the tables' sha256, metrics, cost, headers)."""
+    import json
+    d = where / "marlin"
+    (d / "headers").mkdir(parents=True)
+    (d / "luts.npy").write_bytes(__import__("numpy").random.default_rng(1).bytes(10_000))  # spans parts
+    (d / "manifest.json").write_text(json.dumps({"scheme": "marlin", "luts_sha256": sha}))
+    (d / "metrics.csv").write_text("level,mred\n0,0\n")
+    (d / "cost.csv").write_text("level,power_proxy\n0,1\n")
+    (d / "headers" / "level_0.h").write_text("/* not carried */")
+    return d
+
+
+def test_a_table_folder_travels_whole_and_never_over_other_tables(data: Path, tmp_path: Path) -> None:
+    src = _tables(tmp_path / "src", "abc")
+    out, stage, luts = tmp_path / "kit", tmp_path / "stage", tmp_path / "repo" / "luts"
+    m = kit.pack(data, out, 4 * 1024, [], files=FILES, log=lambda *a: None, tables=[src])
+    kinds = [f["kind"] for f in m["files"]]
+    assert kinds[:4] == ["table"] * 4 and "marlin/level_0.h" not in {f["name"] for f in m["files"]}
+    table_parts = sorted({c["part"] for f in m["files"] if f["kind"] == "table" for c in f["chunks"]})
+    assert len(table_parts) >= 2  # the folder spans parts: it must not appear before its last file is there
+    said: list = []
+    kit.unpack([out / f"part{table_parts[0]}"], tmp_path / "got", stage, None, log=said.append, luts=luts)
+    assert not (luts / "marlin").exists()
+    rest = [out / f"part{p}" for p in range(1, m["parts"] + 1) if p != table_parts[0]]
+    assert kit.unpack(rest, tmp_path / "got", stage, None, log=said.append, luts=luts)
+    for f in ("luts.npy", "manifest.json", "metrics.csv", "cost.csv"):
+        assert (luts / "marlin" / f).read_bytes() == (src / f).read_bytes()
+    assert not (luts / "marlin" / "headers").exists()
+    assert sorted(p.name for p in luts.iterdir()) == ["marlin"]  # no temporary folders left
+    # the same tables built from the model there: replaced by the kit's (which add the metrics and cost)
+    (luts / "marlin" / "cost.csv").unlink()
+    (luts / "marlin" / "luts.npy").write_bytes((src / "luts.npy").read_bytes())
+    assert kit.unpack([out / "part1"], tmp_path / "got", stage, None, log=lambda *a: None, luts=luts)
+    assert (luts / "marlin" / "cost.csv").read_bytes() == (src / "cost.csv").read_bytes()
+    # other tables there: refused, and kept
+    (luts / "marlin" / "manifest.json").write_text('{"luts_sha256": "other"}')
+    (luts / "marlin" / "cost.csv").unlink()
+    with pytest.raises(kit.KitError, match="other tables"):
+        kit.unpack([out / "part1"], tmp_path / "got", stage, None, log=lambda *a: None, luts=luts)
+    assert (luts / "marlin" / "manifest.json").read_text() == '{"luts_sha256": "other"}'
+    # without --luts: said, not installed
+    said.clear()
+    kit.unpack([out / f"part{p}" for p in table_parts], tmp_path / "got2", tmp_path / "stage2", None,
+               log=said.append)
+    assert any("not installed (give --luts)" in s for s in said)
+
+
+def test_pack_refuses_a_folder_that_holds_no_tables(data: Path, tmp_path: Path) -> None:
+    (tmp_path / "nolut").mkdir()
+    with pytest.raises(kit.KitError, match="not a table folder"):
+        kit.pack(data, tmp_path / "kit", 16 * 1024, [], files=FILES, log=lambda *a: None,
+                 tables=[tmp_path / "nolut"])
