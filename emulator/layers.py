@@ -145,9 +145,17 @@ class AxConv2d(nn.Conv2d):
         self._cache[pkey] = prep  # re-inserted: the oldest entry is the least recently used
         return prep
 
+    def _check_calibrated_once(self) -> None:
+        """_check_calibrated, again only when act_amax has changed (on a GPU each look waits for the device)."""
+        a = self.act_amax
+        key, hit = tensor_key(a), getattr(self, "_calibrated", None)
+        if hit is None or hit[0] != key or not still_owned(hit[1], a):
+            _check_calibrated(a)
+            self._calibrated = (key, weakref.ref(owner(a)))
+
     def _approx_output(self, x: torch.Tensor) -> torch.Tensor:
         """Dequantized output of the LUT convolution, through the engine (which picks its own route)."""
-        _check_calibrated(self.act_amax)
+        self._check_calibrated_once()
         wi, sw = self._int_weights()
         lut = self._lut_set().table(self.level, x.device)
         engine = choose(self.engine, lut, x.device)

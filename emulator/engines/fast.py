@@ -48,20 +48,24 @@ ReLU) run the same implicit GEMM with vpmaddubsw (csrc/planeconv_avx2.c: why its
 approx ResNet-20 at levels 32-255 evaluated 1.7-2.1x faster than through the float route, level 0 3x and
 faster than exact float32 (2-core AVX2 EPYC, batch 100). Elsewhere (signed activations there, no compiler)
 the float route or im2col + torch._int_mm; on GPUs im2col + torch._int_mm, built in a handful of tensor ops
-(_operands_torch: there each op is a kernel launch).
+(_operands_torch: there each op is a kernel launch), with the layer's scales made once (layer_scales) and one
+look at its activations per call (checked_nonneg: each value read back makes the host wait for the GPU).
 """
 from __future__ import annotations
 
+import math
 import os
 import time
+import weakref
 
 import torch
 import torch.nn.functional as F
 
-from ..quant import quant_scale, to_int8
+from ..quant import quant_scale
 from .base import Engine, _pair, check_inputs, dequantize, register
 from .build import load, workspace
 from .decomposition import Decomposition, decompose, decomposition_for, for_nonneg  # noqa: F401  (this engine's API)
+from .tensor_cache import owner, still_owned, tensor_key
 
 class PreparedWeights:
     """The weight side for one (layer, level): cache it, it only changes with them. Each route
@@ -74,11 +78,15 @@ class PreparedWeights:
         self._packed_avx2: tuple | None = None
         self._wf: torch.Tensor | None | bool = None
         self._nonneg: PreparedWeights | None = None
+        self._scales: tuple | None = None
 
-    def for_input(self, x: torch.Tensor) -> "PreparedWeights":
+    def for_input(self, x: torch.Tensor, nonneg: bool | None = None) -> "PreparedWeights":
         """These weights for activations x: when every x >= 0 (after a ReLU), those of the non-negative
-        decomposition (one error plane fewer where P = 8; the float route's folded layout where P >= 7)."""
-        if self.dec.nonneg or self.dec.planes < 7 or has_negative(x):
+        decomposition (one error plane fewer where P = 8; the float route's folded layout where P >= 7).
+        nonneg: whether every x >= 0 when the caller knows (else looked at)."""
+        if self.dec.nonneg or self.dec.planes < 7:
+            return self
+        if not (nonneg if nonneg is not None else not has_negative(x)):
             return self
         if self._nonneg is None:
             self._nonneg = PreparedWeights(self.w, for_nonneg(self.dec))
@@ -406,12 +414,11 @@ def _gemm_plane_table(dec: Decomposition, device: torch.device) -> tuple[torch.T
     dtype = torch.int8 if (dec.int8 or dec.exact) else torch.float64
     key = (planes, dtype, str(device))
     if key not in _GEMM_TABLES:
-        v = torch.arange(256, dtype=torch.int64)
-        cols = [torch.where(v >= 128, v - 256, v)]
-        if planes >= 0:
-            cols += [-((v >> i) & 1) for i in range(planes)] + [(v != 0).long()]
-        _GEMM_TABLES[key] = (torch.stack(cols).to(device=device, dtype=dtype).contiguous(),
-                             torch.arange(len(cols), device=device).view(1, 1, 1, -1, 1))
+        # the float route's columns [x, b_0 .. b_{P-1}, x != 0], transposed, the bit planes negated
+        t = _plane_table(False, max(planes, 0)).T.to(torch.int64)
+        t = t[:1] if planes < 0 else torch.cat([t[:1], -t[1:1 + planes], t[1 + planes:]])
+        _GEMM_TABLES[key] = (t.to(device=device, dtype=dtype).contiguous(),
+                             torch.arange(t.shape[0], device=device).view(1, 1, 1, -1, 1))
     return _GEMM_TABLES[key]
 
 
@@ -443,7 +450,7 @@ def _operands_torch(x: torch.Tensor, dec: Decomposition, kh: int, kw: int, s, p,
     planes = table[gidx, xh.view(torch.uint8).long().unsqueeze(3)]  # [N, HP, WP, G, C]; both indices int64
     a = _windows(planes, kh, kw, s, oh, ow).reshape(n * oh * ow, kh * kw * g * c)
     box = None
-    if g > 1 and (dec.int8 or dec.exact):
+    if g > 1 and dec.int8:  # (an exact table has one plane)
         # (x != 0) - sum_i b_i, the -128 offsets' correction: the planes after x, summed
         box = _box_sum(planes[:, :, :, 1:, :].sum(dim=(3, 4), dtype=torch.int32), kh, kw, s, oh, ow)
     return a, box
@@ -571,9 +578,11 @@ def cpu_route(key: tuple, routes: dict) -> str:
 
 
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0,
-         prepared: PreparedWeights | None = None, route: str | None = None) -> torch.Tensor:
+         prepared: PreparedWeights | None = None, route: str | None = None,
+         nonneg: bool | None = None) -> torch.Tensor:
     """route: None picks per shape (cpu_route); 'vnni', 'int_mm' or 'float' forces one (an error where it
-    cannot run: 'vnni' without the instructions, 'float' where a sum could reach 2^24)."""
+    cannot run: 'vnni' without the instructions, 'float' where a sum could reach 2^24). nonneg: True when the
+    caller knows every x >= 0 (spares a pass over x and, on a GPU, a wait for it); None: looked at."""
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding, contiguous=False)
     w = w.contiguous()
     dec = prepared.dec if prepared is not None else decomposition_for(lut)
@@ -581,12 +590,12 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
         raise ValueError("this LUT does not decompose exactly; use engine 'c', 'cuda' or 'reference'")
     if prepared is None or prepared.shape != tuple(w.shape):
         prepared = prepare(w, dec)
-    prepared = prepared.for_input(x)
+    prepared = prepared.for_input(x, nonneg or None)
     dec = prepared.dec
     if x.device.type != "cpu":
         return _conv_int_mm(x, prepared, s, p, oh, ow)
     # looked at only where the AVX2 kernel could take it (a pass over x on every call otherwise)
-    nonneg = not vnni_available() and avx2_available() and _nonneg(x, dec)
+    nonneg = not vnni_available() and avx2_available() and (bool(nonneg) or _nonneg(x, dec))
     routes = cpu_routes(x, prepared, s, p, oh, ow, nonneg)
     if route is not None:
         if route not in routes:
@@ -599,6 +608,33 @@ def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=
 def _nonneg(x: torch.Tensor, dec: Decomposition) -> bool:
     """Every activation >= 0 (the AVX2 kernel's condition): known from the decomposition, else looked at."""
     return dec.nonneg or not has_negative(x)
+
+
+def checked_nonneg(x: torch.Tensor) -> bool:
+    """Every activation >= 0, and an error where one is NaN or inf (the multiplier's int8 cannot hold them):
+    one pass and one wait for the device, for what were two of each (isfinite().all(), then amin)."""
+    if x.numel() == 0:
+        return True
+    lo, hi = torch.stack(torch.aminmax(x)).tolist()  # aminmax propagates NaN
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("activations contain NaN or inf: cannot quantize them for the multiplier")
+    return lo >= 0
+
+
+def layer_scales(prepared: PreparedWeights, act_amax: torch.Tensor, w_scale: torch.Tensor,
+                 x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """(s, s_act * s_w in x's dtype, and both as Python floats): a layer's static quantization scale and its
+    dequantization factor, the values to_int8 and dequantize compute, made once per content of act_amax and
+    w_scale and kept on `prepared` (on a GPU they were ~10 scalar kernels and waits per call)."""
+    key = (tensor_key(act_amax), tensor_key(w_scale), x.dtype, str(x.device))
+    hit = prepared._scales
+    if hit is not None and hit[0] == key and still_owned(hit[1], act_amax) and still_owned(hit[2], w_scale):
+        return hit[3]
+    s = quant_scale(x, 8, act_amax)
+    out = (1.0 / s) * w_scale
+    value = (s, out.to(x.dtype), float(s), float(out))
+    prepared._scales = (key, weakref.ref(owner(act_amax)), weakref.ref(owner(w_scale)), value)
+    return value
 
 
 def has_negative(x: torch.Tensor) -> bool:
@@ -656,37 +692,48 @@ class FastEngine(Engine):
     def conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias=None, prepared=None):
         # the VNNI route fuses quantization and dequantization into the kernel's two passes (the same
         # values bit for bit: the fused-route test); the library route quantizes, runs conv() (whose own
-        # route is _int_mm or float32, timed), dequantizes
+        # route is _int_mm or float32, timed), dequantizes: the values of Engine.conv_float, with the
+        # layer's scales made once and one look at x (a GPU waits for each look)
         if prepared is None:
             prepared = self.prepare(w, lut)
+        if not isinstance(act_amax, torch.Tensor) or not isinstance(w_scale, torch.Tensor):
+            return super().conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared)
+        scales = layer_scales(prepared, act_amax, w_scale, x)
+        forced = os.environ.get("AXX_FAST_ROUTE")
+        if not (x.device.type == "cpu" and x.dtype == torch.float32) or forced in ("int_mm", "float") \
+                or not (vnni_available() or avx2_available() and forced in (None, "avx2")):
+            return self._library(x, scales, w, lut, stride, padding, bias, prepared)
         prepared = prepared.for_input(x)  # x >= 0 quantizes to x >= 0: the same planes apply
         dec = prepared.dec
-        library_only = os.environ.get("AXX_FAST_ROUTE") in ("int_mm", "float")
-        kernel, shape = None, (tuple(x.shape), prepared.shape)
-        if x.device.type == "cpu" and x.dtype == torch.float32 and (dec.int8 or dec.exact) and not library_only:
-            # the AVX2 kernel is tried on the quantized activations (its planes pass checks them for free; a
-            # look at the float ones first cost 5 % of a search's evaluations); a layer found signed (a
-            # network's first) goes the library route from then on
-            kernel = conv_vnni if vnni_available() else \
-                conv_avx2 if avx2_available() and os.environ.get("AXX_FAST_ROUTE") in (None, "avx2") \
-                and (dec.nonneg or shape not in _SIGNED) else None
+        shape = (tuple(x.shape), prepared.shape)
+        # the AVX2 kernel is tried on the quantized activations (its planes pass checks them for free; a
+        # look at the float ones first cost 5 % of a search's evaluations); a layer found signed (a
+        # network's first) goes the library route from then on
+        kernel = None if not (dec.int8 or dec.exact) else conv_vnni if vnni_available() else \
+            conv_avx2 if (dec.nonneg or shape not in _SIGNED) else None
         if kernel is not None:
             def fused():
-                sx = quant_scale(x, 8, act_amax)
                 try:
-                    return kernel(x, prepared, stride, padding, act_scale=float(sx),
-                                  out_scale=float((1.0 / sx) * w_scale), bias=bias)
+                    return kernel(x, prepared, stride, padding, act_scale=scales[2], out_scale=scales[3], bias=bias)
                 except NegativeActivations:
                     _SIGNED.add(shape)
                     return library()
 
             def library():
-                xi, sx = to_int8(x, act_amax)
-                acc = conv(xi, w, lut, stride, padding, prepared=prepared)
-                return dequantize(acc, sx * w_scale, bias, x.dtype)
+                return self._library(x, scales, w, lut, stride, padding, bias, prepared)
 
             name = "vnni" if kernel is conv_vnni else "avx2"
             key = ("float", tuple(x.shape), prepared.shape, _pair(stride), _pair(padding), dec.planes, dec.nonneg,
                    dec.int8, name)
             return fused() if cpu_route(key, {name: fused, "library": library}) == name else library()
-        return super().conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared)
+        return self._library(x, scales, w, lut, stride, padding, bias, prepared)
+
+    @staticmethod
+    def _library(x, scales, w, lut, stride, padding, bias, prepared):
+        """to_int8 with the layer's scale, conv(), dequantize: Engine.conv_float's values."""
+        nonneg = checked_nonneg(x)
+        xi = torch.clamp(torch.round(x * scales[0]), -128, 127).to(torch.int8)
+        # x >= 0 quantizes to x >= 0: the planes of non-negative activations apply; x < 0 may round to 0, so
+        # conv() looks at the bytes then
+        acc = conv(xi, w, lut, stride, padding, prepared=prepared.for_input(xi, nonneg or None), nonneg=nonneg or None)
+        return dequantize(acc, scales[1], bias, x.dtype)

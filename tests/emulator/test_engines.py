@@ -375,6 +375,60 @@ def test_gemm_route_in_torch_ops_is_a_few_kernels(marlin, monkeypatch):
     assert len(ops) <= 10, ops
 
 
+def test_approx_network_on_the_torch_route_waits_for_the_device_once_per_layer(monkeypatch):
+    """On a GPU every host read of a tensor (float(), bool(), tolist()) waits for the device to drain its queue,
+    and every op is a launch: an approx layer looks at its activations once (finite, and >= 0 for the planes)
+    and reuses its scales (the old code read three values a layer, ~95 per approx ResNet-32 forward, and spent
+    ~37 ops a layer, 12 of them on scalar scale arithmetic)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from emulator import calibrate, resnet
+    from emulator.configure import approx_convs
+
+    monkeypatch.setattr(fast, "_C_IM2COL", False)
+    monkeypatch.setenv("AXX_FAST_ROUTE", "int_mm")
+    torch.manual_seed(0)
+    m = resnet(20, "approx")
+    x = torch.rand(8, 3, 32, 32)
+    calibrate(m, x)
+    m.eval()
+    m.set_levels(60)
+    with torch.no_grad():
+        want = m(x)  # first call: tables, weights, scales
+    reads, ops = [], []
+    tolist = torch.Tensor.tolist
+
+    def counted_tolist(t):
+        reads.append("tolist")
+        return tolist(t)
+
+    monkeypatch.setattr(torch.Tensor, "tolist", counted_tolist)
+    views = {"view", "_unsafe_view", "as_strided", "permute", "slice", "unsqueeze", "detach", "select", "expand",
+             "t", "transpose", "alias", "squeeze", "reshape", "unbind"}
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name == "_local_scalar_dense":
+                reads.append(name)
+            elif name not in views:
+                ops.append(name)
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad(), Count():
+        got = m(x)
+    assert torch.equal(got, want)
+    convs = len(approx_convs(m))
+    # one look per layer, the input's range check (2 values), the first layer's signed bytes (1)
+    assert len(reads) <= convs + 3, collections_counter(reads)
+    assert len(ops) <= 22 * convs, collections_counter(ops)
+
+
+def collections_counter(items):
+    import collections
+    return collections.Counter(items).most_common()
+
+
 def test_single_output_channel_and_int_mm_strides(marlin, fast_path):
     """One output channel makes B [K, 1], whose stride torch may leave non-canonical (regression)."""
     g = torch.Generator().manual_seed(0)

@@ -81,6 +81,46 @@ def test_approx_layer_equals_lut_reference(level):
         assert torch.equal(acc, exact)
 
 
+def _want(conv, x, level):
+    from emulator.quant import to_int8
+    xi, sx = to_int8(x, conv.act_amax)
+    wi, sw = to_int8(conv.weight.detach(), conv.weight.detach().abs().max())
+    acc = get_engine("reference").conv(xi, wi, conv._lut_set().table(level), 2, 1)
+    return acc.float() * (sx * sw) + conv.bias.detach().view(1, -1, 1, 1)
+
+
+@pytest.mark.parametrize("route", ["int_mm", "float", None])
+def test_a_layer_recalibrated_or_retrained_in_place_uses_its_new_scales(route, monkeypatch):
+    """The fast engine keeps a layer's scales between calls and the layer checks its calibration once: both
+    follow in-place writes (a recalibration's fill_, an optimizer's step, a zeroed scale), on every route."""
+    if route:
+        monkeypatch.setenv("AXX_FAST_ROUTE", route)
+    conv, x = _layer_and_input(100)
+    x = x.relu()  # every route can run it
+    with torch.no_grad():
+        assert torch.equal(conv(x), _want(conv, x, 100))
+        conv.act_amax.mul_(0.5)
+        assert torch.equal(conv(x), _want(conv, x, 100))
+        conv.weight.mul_(0.7)
+        assert torch.equal(conv(x), _want(conv, x, 100))
+        conv.act_amax.zero_()
+        with pytest.raises(RuntimeError, match="not calibrated"):
+            conv(x)
+
+
+@pytest.mark.parametrize("route", ["int_mm", "float", None])
+def test_nan_and_inf_activations_refused_on_every_route(route, monkeypatch):
+    if route:
+        monkeypatch.setenv("AXX_FAST_ROUTE", route)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        conv, x = _layer_and_input(200)
+        x = x.relu()
+        conv(x)  # scales made, calibration checked: the checks must not be skipped on the next call
+        x[1, 2, 3, 4] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            conv(x)
+
+
 def test_engine_override_is_bit_identical():
     torch.manual_seed(1)
     x = torch.rand(4, 3, 32, 32)
