@@ -100,7 +100,12 @@ class _StraightThrough(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xq, wq, bias, y, stride, padding):
-        ctx.save_for_backward(xq, wq)
+        # under autocast F.conv2d would have run in its lower precision: so does its backward here, and the
+        # gradients go back in the operands' own dtypes (as autocast's casts give them)
+        dev = xq.device.type
+        low = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+        ctx.dtypes = (xq.dtype, wq.dtype, None if bias is None else bias.dtype)
+        ctx.save_for_backward(xq.to(low) if low else xq, wq.to(low) if low else wq)
         # the layout F.conv2d(xq, wq) gives (channels-last when either operand is), whatever the engine's
         # route wrote: what follows (batch norm's sums, this backward) then runs the same on every route
         ctx.conf = (stride, padding, bias is not None, _conv_layout(xq, wq))
@@ -110,11 +115,12 @@ class _StraightThrough(torch.autograd.Function):
     def backward(ctx, g):
         xq, wq = ctx.saved_tensors
         stride, padding, has_bias, layout = ctx.conf
-        g = g.contiguous(memory_format=layout)
+        g = g.to(xq.dtype).contiguous(memory_format=layout)
         # what autograd's ConvolutionBackward0 calls for F.conv2d(xq, wq, bias, stride, padding)
-        gx, gw, gb = torch.ops.aten.convolution_backward(
+        grads = torch.ops.aten.convolution_backward(
             g, xq, wq, [wq.shape[0]] if has_bias else None, list(stride), list(padding), [1, 1], False, [0, 0], 1,
             [ctx.needs_input_grad[0], ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]])
+        gx, gw, gb = (None if t is None else t.to(d) for t, d in zip(grads, ctx.dtypes))
         return gx, gw, gb, None, None, None
 
 

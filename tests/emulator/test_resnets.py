@@ -200,6 +200,27 @@ def test_straight_through_gradient(level):
     assert torch.equal(x3.grad, g_approx)
 
 
+def test_straight_through_gradient_under_autocast_is_the_lower_precision_conv_s():
+    """Under bf16 autocast (`axx train --precision bf16`) the straight-through gradients are those of the bf16
+    convolution autocast runs F.conv2d as, returned in the operands' dtypes."""
+    from emulator.quant import fake_quant
+    conv, x = _layer_and_input(90, seed=4)
+    g = torch.randn(3, 5, 5, 5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x1 = x.clone().requires_grad_(True)
+        out = conv(x1)
+    out.backward(g)
+    got = (x1.grad.clone(), conv.weight.grad.clone(), conv.bias.grad.clone())
+    conv.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x2 = x.clone().requires_grad_(True)
+        ste = F.conv2d(fake_quant(x2, 8, conv.act_amax), fake_quant(conv.weight, 8), conv.bias, 2, 1)
+    assert ste.dtype == torch.bfloat16 and out.dtype == torch.float32
+    ste.backward(g.to(ste.dtype))
+    for a, b in zip(got, (x2.grad, conv.weight.grad, conv.bias.grad)):
+        assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
 def test_uncalibrated_and_nan_inputs_refused():
     m = resnet(8, "approx")
     with pytest.raises(RuntimeError, match="not calibrated"):
