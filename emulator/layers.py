@@ -92,6 +92,19 @@ def _conv_layout(x: torch.Tensor, w: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if cl(x) or cl(w) else torch.contiguous_format
 
 
+def _wanted(ctx, i: int) -> bool:
+    """Whether this backward pass needs the gradient of input i: an attack asks for the images' gradient only
+    (torch.autograd.grad), and the weights' would cost another convolution per layer (autograd's own
+    convolution node skips it; a custom node must ask the engine, through the hook API's helper)."""
+    if not ctx.needs_input_grad[i]:
+        return False
+    try:
+        node = ctx.next_functions[i][0]
+        return node is not None and bool(torch._C._will_engine_execute_node(node))
+    except (AttributeError, RuntimeError, TypeError):  # the private helper changed: compute it
+        return True
+
+
 class _StraightThrough(torch.autograd.Function):
     """An approx layer's output: the LUT convolution's y forward; backward, the gradients of the exact
     convolution of the fake-quantized operands (the straight-through estimator), computed from the operands
@@ -119,7 +132,7 @@ class _StraightThrough(torch.autograd.Function):
         # what autograd's ConvolutionBackward0 calls for F.conv2d(xq, wq, bias, stride, padding)
         grads = torch.ops.aten.convolution_backward(
             g, xq, wq, [wq.shape[0]] if has_bias else None, list(stride), list(padding), [1, 1], False, [0, 0], 1,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]])
+            [_wanted(ctx, 0), _wanted(ctx, 1), has_bias and _wanted(ctx, 2)])
         gx, gw, gb = (None if t is None else t.to(d) for t, d in zip(grads, ctx.dtypes))
         return gx, gw, gb, None, None, None
 

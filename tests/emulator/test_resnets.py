@@ -358,3 +358,27 @@ def test_fused_route_overflowing_product_clamps_like_torch(monkeypatch):
         with torch.no_grad():
             outs.append(conv(x))
     assert torch.equal(outs[0], outs[1])
+
+
+def test_straight_through_computes_only_the_gradients_asked_for():
+    """An attack asks autograd for the images' gradient only, while the weights still require theirs: the
+    approx layers then skip the weights' convolution, as autograd's own convolution node does."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    conv, x = _layer_and_input(60, seed=5)
+    masks = []
+
+    class Masks(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket.__name__ == "convolution_backward":
+                masks.append(tuple(args[-1]))
+            return func(*args, **(kwargs or {}))
+
+    x1 = x.clone().requires_grad_(True)
+    with Masks():
+        gx, = torch.autograd.grad(conv(x1).square().sum(), x1)
+    assert masks == [(True, False, False)] and conv.weight.grad is None
+    masks.clear()
+    x2 = x.clone().requires_grad_(True)
+    with Masks():
+        conv(x2).square().sum().backward()
+    assert masks == [(True, True, True)] and torch.equal(x2.grad, gx)
