@@ -734,6 +734,6 @@ class FastEngine(Engine):
         nonneg = checked_nonneg(x)
         xi = torch.clamp(torch.round(x * scales[0]), -128, 127).to(torch.int8)
         # x >= 0 quantizes to x >= 0: the planes of non-negative activations apply; x < 0 may round to 0, so
-        # conv() looks at the bytes then
-        acc = conv(xi, w, lut, stride, padding, prepared=prepared.for_input(xi, nonneg or None), nonneg=nonneg or None)
+        # conv() (which picks the planes) looks at the bytes then, once
+        acc = conv(xi, w, lut, stride, padding, prepared=prepared, nonneg=nonneg or None)
         return dequantize(acc, scales[1], bias, x.dtype)
