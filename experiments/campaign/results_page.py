@@ -4,6 +4,7 @@ or figure), the difference, and a sentence where they disagree beyond the campai
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from fileio import atomic_write_text, code_version
@@ -70,7 +71,9 @@ def _machine(meta: dict) -> str:
         if h.get("machine"):
             shares[h["machine"]] = shares.get(h["machine"], 0) + 1
     if len(shares) > 1:
-        return "; ".join(f"{n} epochs on {m.replace('cuda: ', '').replace('cpu: ', '')}" for m, n in shares.items())
+        # the labels are pace keys ("cpu: NAME, 1 threads"), kept as recorded so a projection still matches them
+        return "; ".join(f"{n} epoch{'s' * (n != 1)} on {re.sub(r'^(cuda|cpu): |(?<=, 1 thread)s$', '', m)}"
+                         for m, n in shares.items())
     hw = meta.get("hardware") or {}
     return f"{hw['cpu']}, {hw.get('cores', '?')} cores" + (f", {hw['gpu']}" if hw.get("gpu") else "") if hw else "-"
 

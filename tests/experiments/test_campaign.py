@@ -473,6 +473,8 @@ def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
     hw = {"cpu": "AMD EPYC", "cores": 2}
     moved = {"hardware": hw, "history": [{"machine": "cuda: NVIDIA H200"}] * 46 + [{"machine": "cpu: AMD EPYC, 2 threads"}] * 82}
     assert _machine(moved) == "46 epochs on NVIDIA H200; 82 epochs on AMD EPYC, 2 threads"
+    one = {"hardware": hw, "history": [{"machine": "cpu: AMD EPYC, 2 threads"}, {"machine": "cpu: AMD EPYC, 1 threads"}]}
+    assert _machine(one) == "1 epoch on AMD EPYC, 2 threads; 1 epoch on AMD EPYC, 1 thread"
     assert _machine({"hardware": hw, "history": [{"machine": "cpu: AMD EPYC, 2 threads"}] * 3}) == "AMD EPYC, 2 cores"
     assert _machine({"hardware": hw, "history": [{"epoch": 1}]}) == "AMD EPYC, 2 cores"  # older sidecars
 
