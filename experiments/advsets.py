@@ -17,6 +17,13 @@ def dataset_fingerprint(labels: torch.Tensor) -> str:
     return f"{len(labels)}:" + hashlib.sha256(labels.to(torch.int64).numpy().tobytes()).hexdigest()[:16]
 
 
+def image_digests(images: torch.Tensor) -> list[str]:
+    """One short digest per image (its float32 bytes): says which images of two sets of one recipe differ,
+    e.g. a set made again on another CPU, whose floating-point rounding can flip a gradient's sign."""
+    a = images.detach().to(torch.float32).contiguous().numpy()
+    return [hashlib.blake2b(a[i].tobytes(), digest_size=8).hexdigest() for i in range(len(a))]
+
+
 def save_advset(path: Path | str, adv: torch.Tensor, labels: torch.Tensor, provenance: dict, metrics: dict,
                 inputs: dict | None = None) -> None:
     save_artifact({"images": adv, "labels": labels, "provenance": provenance}, path,
@@ -44,4 +51,4 @@ def load_advset(path: Path | str) -> tuple[torch.Tensor, torch.Tensor, dict]:
     return x, y, prov
 
 
-__all__ = ["dataset_fingerprint", "load_advset", "save_advset"]
+__all__ = ["dataset_fingerprint", "image_digests", "load_advset", "save_advset"]

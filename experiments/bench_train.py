@@ -24,7 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from emulator import calibrate, resnet
+from emulator import calibrate, get_levels, resnet
 from fileio import atomic_write_text, code_version
 
 from .machine import hardware, native_bf16
@@ -86,9 +86,15 @@ def train_rate(depth: int, exec_type: str, compiled: bool, channels_last: bool, 
     return batch / statistics.median(one() for _ in range(steps)), first
 
 
-def eval_rate(depth: int, exec_type: str, steps: int) -> float:
-    """images/s of validation / test passes (eval mode, no gradients, the thesis's batch of 100)."""
+def eval_rate(depth: int, exec_type: str, steps: int, max_level: int = 0) -> float:
+    """images/s of validation / test passes (eval mode, no gradients, the thesis's batch of 100). With
+    `max_level`, an approx model at per-layer levels drawn in 0..max_level, as a search's genomes are (a level's
+    error planes cost time: a ResNet-32 at levels in 0..50 evaluated about 3x slower than at level 0 on an AVX2
+    CPU, which made the campaign project its searches 3x too short)."""
     model = _model(depth, exec_type).eval()
+    if max_level:
+        g = torch.Generator().manual_seed(2)  # the genomes of `axx bench-search`
+        model.set_levels(torch.randint(0, max_level + 1, (len(get_levels(model)),), generator=g).tolist())
     x = torch.rand(EVAL_BATCH, 3, 32, 32)
     with torch.no_grad():
         model(x)

@@ -204,6 +204,16 @@ def search_section(folder: str) -> list[str]:
              f"{100 * float(meta.get('exact', {}).get('adv', 0)):.2f} %, standard "
              f"{100 * float(meta.get('exact', {}).get('std', 0)):.2f} %.\n",
              "| levels | adversarial (%) | standard (%) |", "|---|---|---|"]
+    if cfg.get("n_images"):
+        lines.insert(2, f"Searched on the first {int(cfg['n_images']):,} images of the adversarial and the clean "
+                        "test set (a CPU's budget; the thesis searched on all); the front below is re-evaluated on "
+                        "all of them.\n")
+    for m in meta.get("set_remade") or []:
+        # a search continued on another machine: its set was made there again, by the same recipe
+        lines.insert(2, f"After generation {m.get('after_generation')} the search continued on another machine, on "
+                        f"the adversarial set made there again by the same recipe: {m.get('images_differing', '?')} "
+                        f"of its {m.get('images', '?')} searched images differ from the ones the earlier generations "
+                        "saw (floating-point rounding of the attack's gradients on another CPU).\n")
     for r in front:
         adv = r.get("adv_full") or r["adv"]
         std = r.get("std_full") or r["std"]

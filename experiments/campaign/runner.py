@@ -44,10 +44,10 @@ class Rates:
         except (OSError, ValueError, AttributeError):
             self.cache = {}
 
-    def _get(self, what: str, arch: str, exec_type: str) -> float:
+    def _get(self, what: str, arch: str, exec_type: str, max_level: int = 0) -> float:
         from ..bench_train import eval_rate
         from ..parsing import parse_arch
-        k = f"{what}:{arch}:{exec_type}"
+        k = f"{what}:{arch}:{exec_type}" + (f":levels 0..{max_level}" if max_level else "")
         load = os.getloadavg()[0]
         hit = self.cache.get(k)
         if not self.timing:
@@ -64,9 +64,11 @@ class Rates:
         # (one run times each rate once: its own timing raises the load it would then compare against)
         if k not in self.fresh and (not isinstance(hit, dict) or abs(hit.get("load", 0) - load) > LOAD_TOLERANCE
                                     or (what == "train" and "route" not in hit)):
-            self.log(f"timing {what} steps of {arch} {exec_type} for the projection ...")
+            self.log(f"timing {what} steps of {arch} {exec_type}{f' at levels in 0..{max_level}' if max_level else ''} "
+                     "for the projection ...")
             d = parse_arch(arch)
-            hit = {"images_per_s": eval_rate(d, exec_type, STEPS)} if what == "eval" else self._train_rate(d, exec_type)
+            hit = ({"images_per_s": eval_rate(d, exec_type, STEPS, max_level)} if what == "eval"
+                   else self._train_rate(d, exec_type))
             hit["load"] = round(load, 2)
             self.cache[k] = hit
             self.fresh.add(k)
@@ -101,8 +103,9 @@ class Rates:
     def train(self, arch: str, exec_type: str) -> float:
         return self._get("train", arch, exec_type)
 
-    def eval(self, arch: str, exec_type: str) -> float:
-        return self._get("eval", arch, exec_type)
+    def eval(self, arch: str, exec_type: str, max_level: int = 0) -> float:
+        """images/s of evaluations; `max_level`: of an approx model at random per-layer levels in 0..max_level."""
+        return self._get("eval", arch, exec_type, max_level)
 
 
 def _hours(s: float) -> str:

@@ -368,7 +368,6 @@ class SearchStep(Step):
     def status(self, ctx: Context) -> Status:
         from dataclasses import asdict
 
-        from ..search.state import STATE, read_state
         cfg = self.config(ctx)
         if not Path(cfg.victim).is_file():
             return _waiting([Path(p).stem for p in (cfg.victim, cfg.advset) if not Path(p).is_file()])
@@ -378,16 +377,26 @@ class SearchStep(Step):
                            _standins(front, inputs, absent, {self.set_id: self.maker} if self.maker else {}, ctx))
         if why is None:
             return Status("done", "made from a set not here, by its unchanged recipe" if absent else "")
+        n = self.generations_saved(ctx)
         if absent:
-            return _waiting([Path(cfg.advset).stem], _unvouched(front))
-        state = Path(self.output(ctx)) / STATE
-        if state.is_file():
-            try:
-                n = read_state(state)["n_iter"] - 1
-            except ValueError:
-                n = "?"
+            # an interrupted search that came with the checkout continues once its set is made here again
+            return _waiting([Path(cfg.advset).stem], f"generation {n} of {cfg.gens} saved" if n is not None
+                            else _unvouched(front))
+        if n is not None:
             return Status("interrupted", f"generation {n} of {cfg.gens} saved")
         return Status("todo", "" if why == "does not exist" else why)
+
+    def generations_saved(self, ctx: Context) -> int | str | None:
+        """Generations an interrupted run saved (its state.json, committed with the results so that another
+        machine continues it); "?" for an unreadable state, None without one."""
+        from ..search.state import STATE, read_state
+        state = Path(self.output(ctx)) / STATE
+        if not state.is_file():
+            return None
+        try:
+            return read_state(state)["n_iter"] - 1
+        except ValueError:
+            return "?"
 
     def result(self, ctx: Context) -> Path:
         return Path(self.output(ctx)) / "pareto.csv"
@@ -403,7 +412,10 @@ class SearchStep(Step):
     def estimate_s(self, ctx: Context, rates) -> float:
         cfg = self.config(ctx)
         n = cfg.n_images or ctx.n_images or TEST_IMAGES
-        return cfg.pop * cfg.gens * 2 * n / rates.eval(self.victim.arch, "approx")
+        done = self.generations_saved(ctx)
+        gens = max(0, cfg.gens - done) if isinstance(done, int) else cfg.gens
+        # its genomes' levels, not level 0: their error planes make an evaluation several times slower
+        return cfg.pop * gens * 2 * n / rates.eval(self.victim.arch, "approx", cfg.axx_levels)
 
     def run(self, ctx: Context, log=print) -> None:
         from ..search import run_search

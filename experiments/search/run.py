@@ -17,11 +17,12 @@ from pathlib import Path
 from emulator import resnet
 from fileio import atomic_path, output_folder
 
+from ..advsets import image_digests, load_advset
 from ..checkpoints import ckpt_meta
 from ..energy import conv_macs
 from ..parsing import parse_arch
 from ..data import data_files
-from ..provenance import digest_inputs, lut_tables, same_content, write_sidecar
+from ..provenance import digest_inputs, input_recipes, lut_tables, same_content, write_sidecar
 from .algorithm import make_algorithm
 from .config import SearchConfig
 from .evaluator import GenomeEvaluator
@@ -30,14 +31,18 @@ from .plot import plot_front
 from .problem import ApproxLevelsProblem
 from .state import LEGACY, STATE, identity_json, read_state, restore, save_state
 
+SET = "adversarial set"
+
 
 def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str | None = None, resume: bool = False,
                progress: bool = True, log=print, restart: bool = False):
     """Run (or resume) the search; writes out/state.json every generation, evaluations.csv and pareto.csv.
 
     A folder holding an interrupted search is resumed with `resume`, started over with `restart`,
-    and otherwise refused (it may hold hours of work), as is a resume whose victim, adversarial set,
-    data or tables changed since the search started."""
+    and otherwise refused (it may hold hours of work), as is a resume whose victim, data or tables changed
+    since the search started, or whose adversarial set is of another recipe. A set made again by the same
+    recipe (sets are not committed: a search resumed on another machine finds its set made there) continues
+    the search, and the state and the front's sidecar record how many of the searched images differ."""
     cfg.check()
     if resume and restart:
         raise ValueError("--resume and --restart exclude each other")
@@ -47,12 +52,15 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     inputs = {"victim": cfg.victim, "adversarial set": cfg.advset, **data_files(("test", "train"), cfg.data_dir),
               "lut": lut_tables()}
     digests = digest_inputs(inputs)
+    about = None
     if state.is_file() and not restart:
         saved = read_state(state)
         if saved["config"] != identity_json(cfg):
             raise ValueError(f"{state} belongs to another search configuration; use another output folder, "
                              "or --restart to replace it")
         changed = [r for r, d in saved.get("inputs", {}).items() if not same_content(d, digests.get(r, {}))]
+        if changed == [SET] and (about := _remade_set(saved, cfg, inputs, log)) is not None:
+            changed = []
         if changed:
             raise ValueError(f"{state}: its {', '.join(changed)} changed since the search started; --restart "
                              "starts it over")
@@ -63,13 +71,39 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
         raise ValueError(f"{legacy} is a search state of an earlier version (a pickle, which runs code when "
                          f"loaded): if you trust it, `axx convert {legacy}` rewrites it as {STATE}; or start "
                          "over with --restart")
+    if about is None:
+        about = {"recipes": input_recipes({SET: cfg.advset}), "searched_images": _searched_images(cfg),
+                 "set_remade": list((saved or {}).get("set_remade") or [])}
     arch = ckpt_meta(cfg.victim)["arch"]
     with output_folder(out):
-        return _search(cfg, out, state, saved, arch, workers, dask, progress, log, inputs)
+        return _search(cfg, out, state, saved, arch, workers, dask, progress, log, inputs, about)
+
+
+def _searched_images(cfg: SearchConfig) -> list[str]:
+    adv, _, _ = load_advset(cfg.advset)
+    return image_digests(adv[:cfg.n_images or len(adv)])
+
+
+def _remade_set(saved: dict, cfg: SearchConfig, inputs: dict, log) -> dict | None:
+    """What the state will say of its set when the set here is not the one the saved generations saw but was
+    made by the same recipe (configuration and inputs' contents: on another machine, where floating-point
+    rounding may flip a few gradient signs); None when the recipes differ or the state recorded none."""
+    was = (saved.get("recipes") or {}).get(SET)
+    if was is None or input_recipes({SET: inputs[SET]}).get(SET) != was:
+        return None
+    old, new = saved.get("searched_images") or [], _searched_images(cfg)
+    differ = sum(a != b for a, b in zip(old, new)) if len(old) == len(new) else None
+    gen = saved["n_iter"] - 1
+    log(f"note: the adversarial set here was made again by the recipe of the one the search's first {gen} "
+        f"generation(s) saw; {'?' if differ is None else differ} of its {len(new)} searched images differ from "
+        "those: continuing (the state and the front's sidecar record it; --restart starts over instead)")
+    return {"recipes": {SET: was}, "searched_images": new,
+            "set_remade": list(saved.get("set_remade") or []) + [
+                {"after_generation": gen, "images_differing": differ, "images": len(new)}]}
 
 
 def _search(cfg: SearchConfig, out: Path, state: Path, saved: dict | None, arch: str, workers: int,
-            dask: str | None, progress: bool, log, inputs: dict):
+            dask: str | None, progress: bool, log, inputs: dict, about: dict):
     from tqdm import tqdm
 
     runner, close = make_runner(workers, dask)
@@ -85,7 +119,7 @@ def _search(cfg: SearchConfig, out: Path, state: Path, saved: dict | None, arch:
                    disable=None if progress else True)
         while algorithm.has_next():
             algorithm.next()
-            save_state(state, algorithm, cfg.identity(), digest_inputs(inputs))
+            save_state(state, algorithm, cfg.identity(), digest_inputs(inputs), about)
             F = algorithm.opt.get("F")
             best = {o: (-1 if o != "energy" else 1) * F[:, i].min() for i, o in enumerate(cfg.objectives)}
             bar.set_postfix({k: f"{v:.4g}" for k, v in best.items()})
@@ -110,7 +144,9 @@ def _search(cfg: SearchConfig, out: Path, state: Path, saved: dict | None, arch:
     _write_csv(out / "pareto.csv", front)
     plot_front(problem.records, front, exact, out / "pareto.png", cfg)
     write_sidecar(out / "pareto.csv", {"config": asdict(cfg), "evaluations": len(problem.records),
-                                       "front": len(front), "exact": exact, "complete": True}, inputs)
+                                       "front": len(front), "exact": exact, "complete": True,
+                                       **({"set_remade": about["set_remade"]} if about["set_remade"] else {})},
+                  inputs)
     log(f"{len(problem.records)} distinct genomes evaluated; Pareto front of {len(front)} in {out / 'pareto.csv'}")
     return front, problem.records
 

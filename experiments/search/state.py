@@ -39,13 +39,15 @@ def identity_json(cfg: SearchConfig) -> dict:
     return json.loads(json.dumps(_plain(cfg.identity())))
 
 
-def snapshot(algorithm, identity: dict, inputs: dict | None = None) -> dict:
-    """Everything a resume needs, as numbers, strings, lists and dicts."""
+def snapshot(algorithm, identity: dict, inputs: dict | None = None, about_set: dict | None = None) -> dict:
+    """Everything a resume needs, as numbers, strings, lists and dicts. `about_set` (run.py's): the adversarial
+    set's recipe and its searched images' digests, so the search may continue on a set made again elsewhere."""
     problem, pop = algorithm.problem, algorithm.pop
     return {
         "format": FORMAT,
         "config": _plain(identity),
         "inputs": inputs or {},
+        **_plain(about_set or {}),
         "n_iter": int(algorithm.n_iter),
         "n_eval": int(algorithm.evaluator.n_eval),
         "rng": _plain(algorithm.random_state.bit_generator.state),
@@ -56,8 +58,9 @@ def snapshot(algorithm, identity: dict, inputs: dict | None = None) -> dict:
     }
 
 
-def save_state(path: Path | str, algorithm, identity: dict, inputs: dict | None = None) -> None:
-    atomic_write_text(path, json.dumps(snapshot(algorithm, identity, inputs)) + "\n")
+def save_state(path: Path | str, algorithm, identity: dict, inputs: dict | None = None,
+               about_set: dict | None = None) -> None:
+    atomic_write_text(path, json.dumps(snapshot(algorithm, identity, inputs, about_set)) + "\n")
 
 
 def read_state(path: Path | str) -> dict:

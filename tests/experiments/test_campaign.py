@@ -47,8 +47,8 @@ class FakeRates:
     def train(self, arch, e):
         return 100.0
 
-    def eval(self, arch, e):
-        return 1000.0
+    def eval(self, arch, e, max_level=0):
+        return 1000.0 / (1 + max_level / 50)
 
 
 @pytest.fixture(scope="module")
@@ -514,6 +514,65 @@ def test_interrupted_attack_is_shown_and_needs_resume(tiny):
     resumed = Context(**{**ctx.__dict__, "resume": True})
     res = reproduce([str(d / "tiny.toml")], resumed, only=["attack:*"], log=lambda *a: None)
     assert not res["failed"] and is_complete(out) and not Path(str(out) + ".state").exists()
+
+
+def test_interrupted_search_from_another_machine_waits_for_its_set_then_continues(tiny):
+    """A search's state comes with the checkout (committed with the results), its adversarial set does not: the
+    step waits for the set, says what is saved, and projects only the generations left."""
+    import json
+    d, data = tiny
+    ctx = ctx_for(d, data, "search-state")
+    steps = derive_steps([load_plan("search")], ctx)
+    step = steps["search:search/levels50"]
+    victim = Path(step.config(ctx).victim)
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_bytes(b"a model")  # status only asks whether the victim exists
+    full = step.estimate_s(ctx, FakeRates())
+    # timed at its genomes' levels (0..50 here), not at level 0, whose evaluations run several times faster
+    assert full == pytest.approx(50 * 30 * 2 * 1000 / FakeRates().eval("resnet32", "approx", 50))
+    out = Path(step.output(ctx))
+    out.mkdir(parents=True)
+    (out / "state.json").write_text(json.dumps({"format": "axx-search-state/1", "config": {}, "n_iter": 13,
+                                                "n_eval": 600, "rng": {}, "population": {},
+                                                "problem_generation": 12, "records": []}))
+    st = step.status(ctx)
+    assert (st.state, st.detail) == ("waiting", "needs resnet32_float-pgd-eps8 (generation 12 of 30 saved)")
+    assert step.estimate_s(ctx, FakeRates()) == pytest.approx(full * 18 / 30)
+    (out / "state.json").write_text("{half a state")
+    assert step.status(ctx).detail.endswith("(generation ? of 30 saved)")
+
+
+def test_rates_are_timed_per_level_range(tmp_path, monkeypatch):
+    """An approx evaluation at levels in 0..50 is its own rate (its own timing and cache entry), not level 0's."""
+    from experiments import bench_train
+    from experiments.campaign.runner import Rates
+    asked = []
+    monkeypatch.setattr(bench_train, "eval_rate", lambda d, e, steps, max_level=0: asked.append((d, e, max_level))
+                        or 100.0 / (1 + max_level))
+    said = []
+    rates = Rates(tmp_path / "rates.json", log=said.append)
+    assert (rates.eval("resnet32", "approx"), rates.eval("resnet32", "approx", 50)) == (100.0, 100.0 / 51)
+    assert asked == [(32, "approx", 0), (32, "approx", 50)]
+    assert said[-1].startswith("timing eval steps of resnet32 approx at levels in 0..50")
+
+
+def test_search_section_says_what_the_search_saw(tmp_path):
+    """The search's paragraph: the subset it searched on, the front on the full sets, and a set made again on
+    another machine when the search moved."""
+    import json
+    from experiments.campaign.results_page import search_section
+    out = tmp_path / "search-levels50"
+    out.mkdir()
+    (out / "pareto.csv").write_text("generation,levels,adv,std,energy,seconds,adv_full,std_full\n"
+                                    "3,0-7-50,0.5,0.9,,1.0,0.52,0.91\n")
+    (out / "pareto.csv.json").write_text(json.dumps({
+        "config": {"victim": "z/resnet32_approx_at.pt", "advset": "w/resnet32_float-pgd-eps8.pt", "axx_levels": 50,
+                   "pop": 50, "gens": 30, "n_images": 1000}, "evaluations": 1234, "exact": {"adv": 0.5, "std": 0.9},
+        "set_remade": [{"after_generation": 12, "images_differing": 2, "images": 1000}]}))
+    text = "\n".join(search_section(str(out)))
+    assert "Searched on the first 1,000 images" in text
+    assert "After generation 12 the search continued on another machine" in text and "2 of its 1000" in text
+    assert "| 0-7-50 | 52.00 | 91.00 |" in text
 
 
 def test_projection_times_the_training_route_not_eager_steps_only(tmp_path, monkeypatch):

@@ -69,14 +69,14 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     from experiments.search import run as search_run
     real_save, calls = search_run.save_state, {"n": 0}
 
-    def dying(path, algorithm, identity, inputs=None):
+    def dying(path, algorithm, identity, inputs=None, about_set=None):
         calls["n"] += 1
         if calls["n"] == 2:  # killed while saving generation 2: generation 1 stays on disk
             raise KeyboardInterrupt
         import dill  # and the state as earlier versions pickled it, for `axx convert` below
         with open(tmp_path / "legacy.pkl", "wb") as f:
             dill.dump({"algorithm": algorithm, "config": identity}, f)
-        return real_save(path, algorithm, identity, inputs)
+        return real_save(path, algorithm, identity, inputs, about_set)
 
     monkeypatch.setattr(search_run, "save_state", dying)
     with pytest.raises(KeyboardInterrupt):
@@ -101,6 +101,69 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     run_search(c, tmp_path / "old", resume=True, progress=False, log=said.append)
     assert "after generation 1" in said[-2]
     assert _front(tmp_path / "old" / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
+
+
+def _cut_after_generation_1(c, out, monkeypatch):
+    from experiments.search import run as search_run
+    real_save, calls = search_run.save_state, {"n": 0}
+
+    def dying(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_save(*a, **kw)
+
+    monkeypatch.setattr(search_run, "save_state", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(c, out, progress=False, log=lambda *a: None)
+    monkeypatch.setattr(search_run, "save_state", real_save)
+
+
+def _remake(path, change_image=None, **config):
+    """The set at `path` as another machine would make it by the same recipe (its sidecar's configuration and
+    inputs), one image's float rounding off by an ulp; with `config`, a set of another recipe."""
+    import shutil
+
+    from emulator.safe_load import load_plain
+    from fileio.hashing import cached_digest
+    from experiments.provenance import read_sidecar, sidecar_path, torch_save
+    d = load_plain(path, "adversarial set")
+    if change_image is not None:
+        img = d["images"][change_image]
+        img.view(-1)[7] = torch.nextafter(img.view(-1)[7], torch.tensor(0.0))
+    torch_save(d, path)
+    meta = read_sidecar(path)
+    meta["config"].update(config)
+    meta["sha256"] = cached_digest(path)
+    sidecar_path(path).write_text(json.dumps(meta))
+
+
+
+def test_search_continues_on_its_set_made_again_elsewhere(setup, tmp_path, monkeypatch):
+    """Sets are not committed, a search's state is: a search resumed on another machine finds its set made
+    there by the same recipe, maybe with a few gradient signs flipped. It continues, and says how many of the
+    searched images differ; a set of another recipe is refused."""
+    import shutil
+    d, data = setup
+    for suffix in ("", ".json"):
+        shutil.copy(str(d / "fgsm.pt") + suffix, str(tmp_path / "set.pt") + suffix)
+    c = cfg(d, data, advset=str(tmp_path / "set.pt"))
+    _cut_after_generation_1(c, tmp_path / "cut", monkeypatch)
+    state = json.loads((tmp_path / "cut" / "state.json").read_text())
+    assert len(state["searched_images"]) == 40 and set(state["recipes"]) == {"adversarial set"}
+    _remake(tmp_path / "set.pt", change_image=3)
+    said = []
+    front, _ = run_search(c, tmp_path / "cut", resume=True, progress=False, log=said.append)
+    assert any("made again by the recipe" in m and "1 of its 40 searched images differ" in m for m in said), said
+    remade = [{"after_generation": 1, "images_differing": 1, "images": 40}]
+    assert json.loads((tmp_path / "cut" / "pareto.csv.json").read_text())["set_remade"] == remade
+    assert json.loads((tmp_path / "cut" / "state.json").read_text())["set_remade"] == remade
+    assert front
+    # another recipe (another eps, say) is another set: the saved generations say nothing of it
+    _cut_after_generation_1(c, tmp_path / "cut2", monkeypatch)
+    _remake(tmp_path / "set.pt", change_image=5, eps=4 / 255)
+    with pytest.raises(ValueError, match="adversarial set changed since the search started; --restart"):
+        run_search(c, tmp_path / "cut2", resume=True, progress=False, log=lambda *a: None)
 
 
 def test_genomes_evaluated_once_and_outputs(setup, tmp_path):
