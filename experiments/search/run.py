@@ -47,6 +47,7 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     if resume and restart:
         raise ValueError("--resume and --restart exclude each other")
     out = Path(out)
+    arch = ckpt_meta(cfg.victim)["arch"]  # a victim that is not a checkpoint is the first thing said
     state, legacy = out / STATE, out / LEGACY
     saved = None
     inputs = {"victim": cfg.victim, "adversarial set": cfg.advset, **data_files(("test", "train"), cfg.data_dir),
@@ -74,7 +75,6 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     if about is None:
         about = {"recipes": input_recipes({SET: cfg.advset}), "searched_images": _searched_images(cfg),
                  "set_remade": list((saved or {}).get("set_remade") or [])}
-    arch = ckpt_meta(cfg.victim)["arch"]
     with output_folder(out):
         return _search(cfg, out, state, saved, arch, workers, dask, progress, log, inputs, about)
 
