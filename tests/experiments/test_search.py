@@ -122,21 +122,18 @@ def _cut_after_generation_1(c, out, monkeypatch):
 def _remake(path, change_image=None, **config):
     """The set at `path` as another machine would make it by the same recipe (its sidecar's configuration and
     inputs), one image's float rounding off by an ulp; with `config`, a set of another recipe."""
-    import shutil
-
     from emulator.safe_load import load_plain
     from fileio.hashing import cached_digest
     from experiments.provenance import read_sidecar, sidecar_path, torch_save
     d = load_plain(path, "adversarial set")
     if change_image is not None:
         img = d["images"][change_image]
-        img.view(-1)[7] = torch.nextafter(img.view(-1)[7], torch.tensor(0.0))
+        img.view(-1)[7] = torch.nextafter(img.view(-1)[7], torch.tensor(0.5))  # stays in [0, 1], never equal
     torch_save(d, path)
     meta = read_sidecar(path)
     meta["config"].update(config)
     meta["sha256"] = cached_digest(path)
     sidecar_path(path).write_text(json.dumps(meta))
-
 
 
 def test_search_continues_on_its_set_made_again_elsewhere(setup, tmp_path, monkeypatch):
