@@ -516,9 +516,10 @@ def test_interrupted_attack_is_shown_and_needs_resume(tiny):
     assert not res["failed"] and is_complete(out) and not Path(str(out) + ".state").exists()
 
 
-def test_interrupted_search_from_another_machine_waits_for_its_set_then_continues(tiny):
+def test_interrupted_search_from_another_machine_waits_for_its_set(tiny):
     """A search's state comes with the checkout (committed with the results), its adversarial set does not: the
-    step waits for the set, says what is saved, and projects only the generations left."""
+    step waits for the set, says what is saved, and projects only the generations left (run_search continuing on
+    the set made again: test_search.py)."""
     import json
     d, data = tiny
     ctx = ctx_for(d, data, "search-state")
