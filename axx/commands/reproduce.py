@@ -30,6 +30,10 @@ def add(sub, schemes: str) -> None:
     g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")
     r.add_argument("--jobs", type=int, default=1, help="independent steps run side by side in N local processes "
                                                        "(the cores are split between them; default 1)")
+    r.add_argument("--cores", type=int, metavar="N",
+                   help="use N of this machine's cores (default all): the steps run here take N / --jobs threads "
+                        "each. Give each of two runs side by side its part (e.g. the zoo's trainings and a campaign "
+                        "plan on a 2-core machine: --cores 1 each); on all the cores each, their threads contend")
     r.add_argument("--order", choices=ORDERS, default="longest",
                    help="which ready step a free worker starts when more are ready than --jobs: 'longest' (default) "
                         "the one heading the longest chain of projected work still to do (ResNet-56 quant before "
@@ -70,5 +74,6 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(zoo=rel(args.zoo), work=rel(args.work), results=rel(args.results), data_dir=absol(args.data),
                   n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet,
                   partial=args.partial, device=args.device)
-    res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask, order=args.order)
+    res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask, order=args.order,
+                    cores=args.cores)
     return 1 if not args.dry_run and (res["failed"] or res["blocked"]) else 0

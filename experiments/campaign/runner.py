@@ -279,14 +279,14 @@ class _Local:
     left alone, gets every core back instead of keeping its share until it ends. (torch's own kernels follow at
     once; kernels torch.compile generated keep the thread count they were compiled with.)"""
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, cores: int | None = None):
         import concurrent.futures as cf
         import multiprocessing as mp
         self.cf = cf
         ctx = mp.get_context("spawn")
         self.running = ctx.Value("i", 0)
         self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_share_cores,
-                                           initargs=(self.running, os.cpu_count() or 1))
+                                           initargs=(self.running, cores or os.cpu_count() or 1))
 
     def submit(self, step: Step, ctx: Context, priority: float = 0.0):
         with self.running.get_lock():
@@ -329,11 +329,13 @@ class _Dask:
 
 
 def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
-            everything: dict[str, Step] | None = None, order: str = "longest", first: list[str] | None = None) -> dict:
+            everything: dict[str, Step] | None = None, order: str = "longest", first: list[str] | None = None,
+            cores: int | None = None) -> dict:
     """Run every step that is not done once its dependencies are; a failed step stops only what
     depends on it. `everything`: all the plans' steps, when `steps` is a --only selection (its dependencies
     outside the selection must be done). `order`, `first`: which ready step a free worker starts (schedule.py;
-    one worker runs them in the plans' order, which ends no later and gives the short results first). Returns
+    one worker runs them in the plans' order, which ends no later and gives the short results first). `cores`: the
+    local workers share that many (default: all the machine's). Returns
     {'done': [...], 'ran': [...], 'failed': {id: error}, 'blocked': [...]}."""
     status = statuses(steps, ctx, everything)
     if record_recipes(steps, status, ctx):
@@ -363,7 +365,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
         log("everything is up to date")
         return {"done": sorted(done), "ran": ran, "failed": failed, "blocked": blocked}
     log(f"{len(done)} of {len(steps)} steps done; running {len(todo)}")
-    pool = _Dask(dask) if dask else (_Local(jobs) if jobs > 1 else None)
+    pool = _Dask(dask) if dask else (_Local(jobs, cores) if jobs > 1 else None)
     if pool is None:  # one worker: reordering ends no sooner, and the plans' order gives the short results first
         order, first = "plan", None
     chain: dict[str, float] = {}
@@ -421,7 +423,7 @@ def execute(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | Non
 
 
 def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str | None = None, log=print,
-                order: str = "longest", first: list[str] | None = None) -> dict:
+                order: str = "longest", first: list[str] | None = None, cores: int | None = None) -> dict:
     """`--partial`: train and search nothing; make the adversarial sets whose source model exists, run the
     evaluations whose inputs all exist, evaluate the others over the victims and sets that exist
     (NAME.partial.csv), and write every page, partial where something is missing."""
@@ -430,7 +432,7 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
     def run(kind: str) -> None:
         ready = {k: s for k, s in steps.items() if s.kind == kind and s.status(ctx).state != "waiting"}
         if ready:
-            res = execute(ready, ctx, jobs, dask, log, steps, order, first)
+            res = execute(ready, ctx, jobs, dask, log, steps, order, first, cores)
             for k in ("done", "ran", "blocked"):
                 total[k] += res[k]
             total["failed"].update(res["failed"])
@@ -458,11 +460,18 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
 
 
 def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry: bool = False, jobs: int = 1,
-              dask: str | None = None, log=print, order: str = "longest") -> dict:
+              dask: str | None = None, log=print, order: str = "longest", cores: int | None = None) -> dict:
     """The `axx reproduce` entry: load and check every plan first, then list or run their steps, working
-    in the repository root (plans' paths are relative to it)."""
+    in the repository root (plans' paths are relative to it). `cores`: how many of this machine's cores the
+    local steps may use (default all; fewer leaves the rest to another run beside this one, e.g. the zoo's
+    trainings and a campaign plan: each on all the cores, their threads would contend, which costs far more
+    than it gains)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    machine_cores = os.cpu_count() or 1
+    if cores is not None and not 1 <= cores <= machine_cores:
+        raise ValueError(f"--cores must be between 1 and this machine's {machine_cores}, got {cores}")
+    given, cores = cores is not None, cores or machine_cores
     if ctx.resume and ctx.restart:
         raise ValueError("--resume and --restart exclude each other")
     check_order(order)
@@ -483,20 +492,21 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
         for pat in p.first:
             if not any(fnmatch.fnmatchcase(sid, pat) for sid in everything):
                 raise ValueError(f"{p.path.name}: first: {pat!r} matches no step; the steps are: {', '.join(everything)}")
-    if dry:
-        import torch
-        threads = torch.get_num_threads()
-        if jobs > 1 and not dask:
-            # each local worker runs on cores / jobs threads: project at that pace (timed rates, and the paces of
-            # interrupted trainings that ran so, which record their thread count)
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
-        try:
+    import torch
+    threads = torch.get_num_threads()
+    if not dask and (given or jobs > 1):
+        # each local worker runs on cores / jobs threads (one job: in this process; left to torch's default, which
+        # follows OMP_NUM_THREADS, unless --cores is given): the dry run projects at that pace (timed rates, and
+        # the paces of interrupted trainings that ran so, which record their thread count)
+        torch.set_num_threads(max(1, cores // jobs))
+    try:
+        if dry:
             return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything,
                            jobs=jobs if not dask else 1, order=order, first=first)
-        finally:
-            torch.set_num_threads(threads)
-    res = (run_partial(steps, ctx, jobs, dask, log, order, first) if ctx.partial
-           else execute(steps, ctx, jobs, dask, log, everything, order, first))
+        res = (run_partial(steps, ctx, jobs, dask, log, order, first, cores) if ctx.partial
+               else execute(steps, ctx, jobs, dask, log, everything, order, first, cores))
+    finally:
+        torch.set_num_threads(threads)
     if res["failed"] or res["blocked"]:
         log(f"{len(res['failed'])} step(s) failed, {len(res['blocked'])} not run: "
             + "; ".join(f"{k}: {v}" for k, v in res["failed"].items()))

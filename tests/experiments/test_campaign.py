@@ -468,6 +468,48 @@ def test_dry_run_with_jobs_projects_at_each_worker_s_share_of_the_threads(tiny, 
     assert said[-1].startswith("with --jobs 2") and f"{share} thread(s) each" in said[-1]
 
 
+def test_cores_bound_the_threads_of_the_steps_run_here(tiny, monkeypatch):
+    """`--cores N`: a run beside another (the zoo's trainings and a campaign plan) takes N threads in all, not
+    every core: one job runs its steps on N threads, --jobs J workers share N cores; torch's threads are left
+    as they were, and a count outside 1..cores is refused."""
+    import os
+
+    import torch
+
+    from experiments.campaign import runner
+    d, data = tiny
+    ctx = ctx_for(d, data, "cores")
+    seen, pools = [], []
+    monkeypatch.setattr(runner, "run_step", lambda step, ctx, threads=None: seen.append(torch.get_num_threads()))
+
+    class Pool:
+        def __init__(self, jobs, cores):
+            pools.append((jobs, cores))
+
+        def submit(self, step, ctx, priority=0.0):
+            import concurrent.futures as cf
+            fut = cf.Future()
+            fut.set_result(step.id)
+            return fut
+
+        def wait_any(self, futures):
+            return futures[:1]
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(runner, "_Local", Pool)
+    before = torch.get_num_threads()
+    plan = [str(d / "tiny.toml")]
+    reproduce(plan, ctx, only=["train:resnet8_float"], cores=1, log=lambda *a: None)
+    assert seen == [1] and torch.get_num_threads() == before
+    reproduce(plan, ctx, only=["train:*"], jobs=2, cores=1, log=lambda *a: None)
+    assert pools == [(2, 1)] and torch.get_num_threads() == before
+    for bad in (0, (os.cpu_count() or 1) + 1):
+        with pytest.raises(ValueError, match=r"--cores must be between 1 and this machine's \d+, got"):
+            reproduce(plan, ctx, cores=bad, log=lambda *a: None)
+
+
 def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
     from experiments.campaign.results_page import _machine
     hw = {"cpu": "AMD EPYC", "cores": 2}

@@ -102,7 +102,7 @@ class InlinePool:
     """Runs each submitted step at once, in this process, and records the order they started in."""
     started: list = []
 
-    def __init__(self, jobs):
+    def __init__(self, jobs, cores=None):
         pass
 
     def submit(self, step, ctx, priority=0.0):
