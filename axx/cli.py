@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import signal
 import sys
 from pathlib import Path
 
@@ -58,16 +59,29 @@ def preflight(args: argparse.Namespace) -> None:
             check_output(path, need if opt == "out" else 1 << 20, folder=folder)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a job scheduler, a session's end), handled as Ctrl-C is: files being written are left
+    as they were, and `axx reproduce`'s worker processes are ended with it instead of running on, orphaned."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit status 0 on success, 2 for bad input (one line on stderr), 1 for an RTL/model mismatch
-    or an internal error, 130 when interrupted; --debug shows the traceback."""
+    or an internal error, 130 when interrupted (143 on SIGTERM); --debug shows the traceback."""
     args = build_parser().parse_args(argv)
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (main() called from a thread): signals stay as they are
+        previous = None
     try:
         preflight(args)
         return args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("interrupted (finished files are kept; a training or search continues with --resume)", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
     except Exception as e:
         if args.debug:
             raise
@@ -86,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"internal error: {type(e).__name__}: {describe(e)} (rerun with --debug for the traceback, and "
               "please report it)", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

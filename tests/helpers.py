@@ -23,17 +23,25 @@ def learnable_cifar(path: Path, n: int = 60, seed: int = 0) -> Path:
     return path
 
 
-def die_at_second_validation(monkeypatch) -> None:
-    """Make `axx train` die like a killed process after its first epoch: the validation of epoch 2
-    raises KeyboardInterrupt (monkeypatch.undo() or the test's end restores it)."""
-    import experiments.train as tr
-    real = tr.evaluate
-    calls = {"n": 0}
+def die_at_second_call(monkeypatch, module, name: str, die=None):
+    """Make `module.name` fail like a killed process at its second call: raise KeyboardInterrupt, or call `die`
+    (e.g. send a signal). Returns the real function (monkeypatch.undo() or the test's end restores it too)."""
+    real, calls = getattr(module, name), {"n": 0}
 
     def dying(*a, **k):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise KeyboardInterrupt
+            if die is None:
+                raise KeyboardInterrupt
+            die()
         return real(*a, **k)
 
-    monkeypatch.setattr(tr, "evaluate", dying)
+    monkeypatch.setattr(module, name, dying)
+    return real
+
+
+def die_at_second_validation(monkeypatch, die=None) -> None:
+    """Make `axx train` die like a killed process after its first epoch: the validation of epoch 2
+    raises KeyboardInterrupt (or calls `die`)."""
+    import experiments.train as tr
+    die_at_second_call(monkeypatch, tr, "evaluate", die)

@@ -304,7 +304,13 @@ class _Local:
         return done
 
     def close(self):
-        self.pool.shutdown(cancel_futures=True)
+        # a run that stops early (an error, Ctrl-C, SIGTERM) must not leave a worker training on, orphaned, beside
+        # the next run's (it would write the same training state): end the workers, then the pool. Their steps
+        # keep what they finished (an epoch's state, an evaluation's rows) and continue with --resume.
+        for p in list(getattr(self.pool, "_processes", {}).values()):  # no public way before Python 3.14
+            if p.is_alive():
+                p.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Dask:

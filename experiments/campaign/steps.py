@@ -377,14 +377,26 @@ class SearchStep(Step):
                            _standins(front, inputs, absent, {self.set_id: self.maker} if self.maker else {}, ctx))
         if why is None:
             return Status("done", "made from a set not here, by its unchanged recipe" if absent else "")
-        n = self.generations_saved(ctx)
+        n, kept = self.generations_saved(ctx), self._genomes_kept(ctx)
+        more = f", {kept} genome(s) of the next kept" if kept else ""
         if absent:
             # an interrupted search that came with the checkout continues once its set is made here again
-            return _waiting([Path(cfg.advset).stem], f"generation {n} of {cfg.gens} saved" if n is not None
+            return _waiting([Path(cfg.advset).stem], f"generation {n} of {cfg.gens} saved{more}" if n is not None
                             else _unvouched(front))
         if n is not None:
-            return Status("interrupted", f"generation {n} of {cfg.gens} saved")
+            return Status("interrupted", f"generation {n} of {cfg.gens} saved{more}")
+        if kept:
+            return Status("todo", f"{kept} genome(s) of generation 1 kept by a stopped run")
         return Status("todo", "" if why == "does not exist" else why)
+
+    def _genomes_kept(self, ctx: Context) -> int:
+        """Genomes of the generation under way that a stopped run journaled (search/journal.py; checked when
+        the search resumes, counted here)."""
+        from ..search.journal import JOURNAL
+        try:
+            return max(0, len((Path(self.output(ctx)) / JOURNAL).read_text().splitlines()) - 1)
+        except OSError:
+            return 0
 
     def generations_saved(self, ctx: Context) -> int | str | None:
         """Generations an interrupted run saved (its state.json, committed with the results so that another

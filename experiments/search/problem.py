@@ -16,7 +16,10 @@ _SIGN = {"adv": -1.0, "std": -1.0, "energy": 1.0}
 
 class ApproxLevelsProblem(Problem):
     """Identical genomes are evaluated once (the cache travels with the saved state); genomes are
-    handed to `runner` (pymoo's parallelization: a process pool or Dask), or evaluated here."""
+    handed to `runner` (pymoo's parallelization: a process pool or Dask), or evaluated here one at a time.
+    `pending` ({generation: {levels: result}}): genomes a stopped run evaluated in a generation it did not
+    finish (journal.py), taken instead of evaluated again; `on_evaluated(generation, levels, result)` is told
+    of each genome of the generation under way as soon as its result is known."""
 
     def __init__(self, cfg: SearchConfig, macs: list[int], runner=None):
         super().__init__(n_var=len(macs), n_obj=len(cfg.objectives), xl=0, xu=cfg.axx_levels, vtype=int)
@@ -29,10 +32,12 @@ class ApproxLevelsProblem(Problem):
         self.cache: dict = {}
         self.records: list = []
         self.generation = 0
+        self.pending: dict[int, dict] = {}
+        self.on_evaluated = None
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["runner"] = None  # pools and clients are not part of the saved state
+        state["runner"] = state["on_evaluated"] = None  # pools, clients and callbacks are not part of the state
         return state
 
     def _evaluate(self, X, out, *args, **kwargs):
@@ -40,13 +45,33 @@ class ApproxLevelsProblem(Problem):
         genomes = [tuple(int(v) for v in np.round(x)) for x in X]
         todo = list(dict.fromkeys(g for g in genomes if g not in self.cache))
         if todo:
-            results = self.runner(self.evaluator, todo) if self.runner else [self.evaluator(g) for g in todo]
-            for g, r in zip(todo, results):
-                r = dict(r, energy=energy(self.macs, g, self.power) if self.power is not None else "",
+            got = self._results(todo)
+            for g in todo:  # in the order proposed, as an uninterrupted run records them
+                r = dict(got[g], energy=energy(self.macs, g, self.power) if self.power is not None else "",
                          generation=self.generation)
                 self.cache[g] = r
                 self.records.append({"levels": g, **r})
         out["F"] = np.array([[_SIGN[o] * self.cache[g][o] for o in self.objectives] for g in genomes])
+
+    def _results(self, todo: list[tuple]) -> dict[tuple, dict]:
+        kept = self.pending.pop(self.generation, {})
+        got = {g: kept[g] for g in todo if g in kept}
+        for g, r in got.items():
+            self._evaluated(g, r)
+        rest = [g for g in todo if g not in got]
+        if self.runner and rest:
+            for g, r in zip(rest, self.runner(self.evaluator, rest)):
+                got[g] = r
+                self._evaluated(g, r)
+        else:
+            for g in rest:
+                got[g] = r = self.evaluator(g)
+                self._evaluated(g, r)
+        return got
+
+    def _evaluated(self, g: tuple, r: dict) -> None:
+        if self.on_evaluated is not None:
+            self.on_evaluated(self.generation, g, r)
 
 
 __all__ = ["ApproxLevelsProblem"]

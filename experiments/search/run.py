@@ -26,6 +26,7 @@ from ..provenance import digest_inputs, input_recipes, lut_tables, same_content,
 from .algorithm import make_algorithm
 from .config import SearchConfig
 from .evaluator import GenomeEvaluator
+from .journal import JOURNAL, Journal
 from .parallel import make_runner
 from .plot import plot_front
 from .problem import ApproxLevelsProblem
@@ -36,7 +37,8 @@ SET = "adversarial set"
 
 def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str | None = None, resume: bool = False,
                progress: bool = True, log=print, restart: bool = False):
-    """Run (or resume) the search; writes out/state.json every generation, evaluations.csv and pareto.csv.
+    """Run (or resume) the search; writes out/state.json every generation (and each genome of the generation
+    under way to out/generation.jsonl, so a stop loses one genome at most), evaluations.csv and pareto.csv.
 
     A folder holding an interrupted search is resumed with `resume`, started over with `restart`,
     and otherwise refused (it may hold hours of work), as is a resume whose victim, data or tables changed
@@ -75,6 +77,8 @@ def run_search(cfg: SearchConfig, out: str | Path, workers: int = 1, dask: str |
     if about is None:
         about = {"recipes": input_recipes({SET: cfg.advset}), "searched_images": _searched_images(cfg),
                  "set_remade": list((saved or {}).get("set_remade") or [])}
+    if restart:
+        (out / JOURNAL).unlink(missing_ok=True)  # starting over measures every genome again
     with output_folder(out):
         return _search(cfg, out, state, saved, arch, workers, dask, progress, log, inputs, about)
 
@@ -115,11 +119,23 @@ def _search(cfg: SearchConfig, out: Path, state: Path, saved: dict | None, arch:
             restore(saved, algorithm, problem)
             # pymoo counts the generation it will run next: n_gen - 1 are done
             log(f"resuming {out} after generation {algorithm.n_gen - 1}")
+        # the genomes a stopped run evaluated in the generation it did not finish, for this search on these
+        # inputs' contents (a set made again elsewhere is other content: its genomes are evaluated again)
+        journal = Journal(out / JOURNAL, identity_json(cfg), digest_inputs(inputs))
+        nxt = problem.generation + 1
+        kept = journal.pending(nxt)
+        journal.clear()  # rewritten as the generation goes, its kept genomes first
+        if kept:
+            problem.pending = {nxt: kept}
+            log(f"taking {len(kept)} genome(s) of generation {algorithm.n_gen or 1} that the stopped run evaluated "
+                f"({JOURNAL})")
+        problem.on_evaluated = journal.add
         bar = tqdm(total=cfg.gens, initial=max(0, (algorithm.n_gen or 1) - 1), desc="NSGA-II", unit="gen",
                    disable=None if progress else True)
         while algorithm.has_next():
             algorithm.next()
             save_state(state, algorithm, cfg.identity(), digest_inputs(inputs), about)
+            journal.clear()  # its genomes are in the state now
             F = algorithm.opt.get("F")
             best = {o: (-1 if o != "energy" else 1) * F[:, i].min() for i, o in enumerate(cfg.objectives)}
             bar.set_postfix({k: f"{v:.4g}" for k, v in best.items()})

@@ -116,6 +116,22 @@ def test_approx_artifacts_match_in_a_checkout_without_tables(tmp_path, monkeypat
     assert cached_digest(tmp_path / "b" / "marlin" / "luts.npy") == cached_digest(made)
 
 
+def test_sigterm_stops_a_command_as_ctrl_c_does(pipe, tmp_path, capsys, monkeypatch):
+    """`kill` (a scheduler, a session's end) stops `axx` as Ctrl-C does: the epochs done are kept, exit 143, and
+    the handler before it is back afterwards."""
+    import signal
+    d, data, cfg = pipe
+    out = tmp_path / "t.pt"
+    argv = ["train", "--arch", "resnet8", "--epochs", "2", "--batch-size", "40", "--subset", "80", "--val-images",
+            "20", "--route", "eager", "--data", data, "--out", str(out), "--quiet"]
+    die_at_second_validation(monkeypatch, die=lambda: signal.raise_signal(signal.SIGTERM))
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(argv) == 143
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert "interrupted" in capsys.readouterr().err
+    assert Path(str(out) + ".state").is_file() and not out.exists()
+
+
 def test_interrupted_training_needs_resume_or_restart(pipe, tmp_path, capsys, monkeypatch):
     d, data, cfg = pipe
     out = tmp_path / "t.pt"

@@ -510,6 +510,24 @@ def test_cores_bound_the_threads_of_the_steps_run_here(tiny, monkeypatch):
             reproduce(plan, ctx, cores=bad, log=lambda *a: None)
 
 
+def test_a_stopped_run_ends_its_workers():
+    """A run that stops early (an error, Ctrl-C, SIGTERM) closes its local pool: a worker still running a step
+    is ended, not left training on, orphaned, beside the next run (it would write the same training state)."""
+    import time
+
+    from experiments.campaign import runner
+    pool = runner._Local(1, 1)
+    fut = pool.pool.submit(time.sleep, 120)
+    t = time.perf_counter()
+    while not pool.pool._processes and time.perf_counter() - t < 60:
+        time.sleep(0.1)
+    workers = list(pool.pool._processes.values())
+    assert workers and workers[0].is_alive() and not fut.done()
+    t = time.perf_counter()
+    pool.close()
+    assert time.perf_counter() - t < 30 and not any(p.is_alive() for p in workers)
+
+
 def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
     from experiments.campaign.results_page import _machine
     hw = {"cpu": "AMD EPYC", "cores": 2}
@@ -581,8 +599,11 @@ def test_interrupted_search_from_another_machine_waits_for_its_set(tiny):
     st = step.status(ctx)
     assert (st.state, st.detail) == ("waiting", "needs resnet32_float-pgd-eps8 (generation 12 of 30 saved)")
     assert step.estimate_s(ctx, FakeRates()) == pytest.approx(full * 18 / 30)
+    # a stopped run's two genomes of generation 13, after the journal's header
+    (out / "generation.jsonl").write_text('{"format": "axx-search-journal/1"}\n' + '{"generation": 13}\n' * 2)
+    assert step.status(ctx).detail.endswith("(generation 12 of 30 saved, 2 genome(s) of the next kept)")
     (out / "state.json").write_text("{half a state")
-    assert step.status(ctx).detail.endswith("(generation ? of 30 saved)")
+    assert step.status(ctx).detail.endswith("(generation ? of 30 saved, 2 genome(s) of the next kept)")
 
 
 def test_rates_are_timed_per_level_range(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from experiments.energy import conv_macs, energy, power_per_level
 from experiments.evaluation import run_eval
 from experiments.search import GenomeEvaluator, SearchConfig, run_search
 from experiments.train import TrainConfig, train
-from helpers import learnable_cifar
+from helpers import die_at_second_call, learnable_cifar
 
 
 @pytest.fixture(scope="module")
@@ -103,17 +103,55 @@ def test_resume_equals_uninterrupted(setup, tmp_path, monkeypatch):
     assert _front(tmp_path / "old" / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
 
 
+def test_a_stopped_search_loses_one_genome_at_most(setup, tmp_path, monkeypatch):
+    """Each genome of the generation under way is journaled as soon as it is evaluated: a search stopped in the
+    middle of a generation takes those back on resume and evaluates only the rest, ending equal to an
+    uninterrupted run; a torn last line is skipped; a journal of another search is not taken."""
+    import shutil
+
+    from experiments.search import evaluator as ev
+    from experiments.search.journal import JOURNAL
+    d, data = setup
+    c = cfg(d, data)
+    real, calls = ev.GenomeEvaluator.__call__, {"n": 0, "stop": 0}
+
+    def counting(self, levels):
+        calls["n"] += 1
+        if calls["n"] == calls["stop"]:
+            raise KeyboardInterrupt
+        return real(self, levels)
+
+    monkeypatch.setattr(ev.GenomeEvaluator, "__call__", counting)
+    run_search(c, tmp_path / "full", progress=False, log=lambda *a: None)
+    whole, calls["n"], calls["stop"] = calls["n"], 0, c.pop + 3  # the 3rd new genome of generation 2
+    with pytest.raises(KeyboardInterrupt):
+        run_search(c, tmp_path / "cut", progress=False, log=lambda *a: None)
+    lines = (tmp_path / "cut" / JOURNAL).read_text().splitlines()
+    assert len(lines) == 1 + 2 and all(json.loads(x)["generation"] == 2 for x in lines[1:])
+    with open(tmp_path / "cut" / JOURNAL, "a") as f:
+        f.write('{"generation": 2, "levels": [1, 2')  # killed while writing a line
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "cut", other)
+    head = json.loads(lines[0])
+    head["config"]["seed"] += 1
+    (other / JOURNAL).write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    said = []
+    calls["n"], calls["stop"] = 0, 0
+    run_search(c, tmp_path / "cut", resume=True, progress=False, log=said.append)
+    assert calls["n"] == whole - c.pop - 2, said  # only the genomes neither saved nor journaled
+    assert any("taking 2 genome(s) of generation 2" in m for m in said), said
+    assert not (tmp_path / "cut" / JOURNAL).exists()
+    for f in ("pareto.csv", "evaluations.csv"):
+        assert _front(tmp_path / "cut" / f) == _front(tmp_path / "full" / f)
+    calls["n"] = 0
+    run_search(c, other, resume=True, progress=False, log=lambda *a: None)
+    assert calls["n"] == whole - c.pop
+    assert _front(other / "pareto.csv") == _front(tmp_path / "full" / "pareto.csv")
+
+
 def _cut_after_generation_1(c, out, monkeypatch):
     from experiments.search import run as search_run
-    real_save, calls = search_run.save_state, {"n": 0}
-
-    def dying(*a, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real_save(*a, **kw)
-
-    monkeypatch.setattr(search_run, "save_state", dying)
+    real_save = die_at_second_call(monkeypatch, search_run, "save_state")
     with pytest.raises(KeyboardInterrupt):
         run_search(c, out, progress=False, log=lambda *a: None)
     monkeypatch.setattr(search_run, "save_state", real_save)
