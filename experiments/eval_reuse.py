@@ -9,6 +9,14 @@ settings (levels, batch size; for approx execution also the tables and the calib
 content as now, wherever the files lay. Its numbers are the ones this machine would measure, up to the float
 rounding of another CPU kind (a few images in ten thousand), which is why the sidecar of a table with reused
 rows lists the machines that measured them.
+
+Adversarial sets are not committed (123 MB each): a session on another machine makes them again by the same
+recipe, and that CPU's rounding may flip a few gradient signs, so the set's bytes may differ. The rows a killed
+run kept (`OUT.progress`, committed with the results) are then taken by the set's recipe instead (its
+configuration and inputs' contents, which every results sidecar records): measured on the set as first made,
+a few images in ten thousand from what the set made again would give, and counted apart in the table's sidecar
+(`reused_on_remade_sets`, and which rows in `remade_rows`, so a table resumed twice still says so), as a
+search records `set_remade`.
 """
 from __future__ import annotations
 
@@ -48,6 +56,15 @@ def row_key(victim: dict, exec_type: str, advset: dict, settings: dict, digests:
                        **{k: settings.get(k) for k in SETTINGS}}, sort_keys=True, default=str)
 
 
+def recipe_row_key(victim: dict, exec_type: str, recipe: str | None, settings: dict, digests: dict) -> str | None:
+    """`row_key` with the set's recipe (provenance.recipe_key) in place of its bytes; None without a recipe."""
+    v, data = content_key(victim), _inputs_key(digests, exec_type)
+    if v is None or recipe is None or data is None:
+        return None
+    return json.dumps({"victim": v, "exec": exec_type, "set recipe": recipe, "data": data,
+                       **{k: settings.get(k) for k in SETTINGS}}, sort_keys=True, default=str)
+
+
 def std_key(victim: dict, exec_type: str, n_images: int, settings: dict, digests: dict) -> str | None:
     """What makes a row's clean accuracy: the same as `row_key` with the set replaced by its number of images."""
     v, data = content_key(victim), _inputs_key(digests, exec_type)
@@ -66,6 +83,9 @@ class EarlierRows:
         self.std: dict[str, float] = {}
         self.hardware: dict[str, dict] = {}     # row key -> the machine that measured it
         self.used: list[str] = []               # the keys taken, in order
+        self.by_recipe: dict[str, str] = {}     # recipe_row_key -> row key, for sets made again by their recipe
+        self.remade_keys: set[str] = set()      # rows their file says were measured on an earlier make of the set
+        self.remade_rows: list[list[str]] = []  # [victim, exec, set] of the rows taken so, in order
         for p in dict.fromkeys(Path(p) for p in paths):
             meta = read_sidecar(p) if p.is_file() else None
             if meta is None:
@@ -83,6 +103,9 @@ class EarlierRows:
         inputs, cfg = meta.get("inputs") or {}, meta.get("config") or {}
         by_path = {d.get("path"): d for r, d in inputs.items()
                    if r.startswith(("victim ", "adversarial set ")) and isinstance(d, dict)}
+        role = {d.get("path"): r for r, d in inputs.items() if r.startswith("adversarial set ") and isinstance(d, dict)}
+        recipes = meta.get("recipes") or {}
+        marked = {tuple(x) for x in meta.get("remade_rows") or [] if isinstance(x, list)}
         settings = {k: cfg.get(k) for k in SETTINGS}
         for r in rows:
             victim, advset = by_path.get(r["victim"]), by_path.get(r["advset"])
@@ -92,6 +115,11 @@ class EarlierRows:
             if key is None:
                 continue
             self.rows[key] = r
+            if (r["victim"], r["victim_exec"], r["advset"]) in marked:
+                self.remade_keys.add(key)
+            by_recipe = recipe_row_key(victim, r["victim_exec"], recipes.get(role.get(r["advset"])), settings, inputs)
+            if by_recipe is not None:
+                self.by_recipe.setdefault(by_recipe, key)
             self.hardware[key] = meta.get("hardware") or {"unknown": True}
             sk = std_key(victim, r["victim_exec"], int(r["n_images"]), settings, inputs)
             if sk is not None:
@@ -101,6 +129,21 @@ class EarlierRows:
         """The row of `key`, noted as reused."""
         self.used.append(key)
         return self.rows[key]
+
+    def find(self, key: str | None, by_recipe: str | None) -> tuple[str | None, bool]:
+        """(the key of the earlier row for `key` (the set's bytes), else for `by_recipe` (a set made again by the
+        recipe of the one the row was measured on), or None; whether that row was measured on an earlier make of
+        the set, here or in the file it comes from)."""
+        if key in self.rows:
+            return key, key in self.remade_keys
+        if by_recipe in self.by_recipe:
+            return self.by_recipe[by_recipe], True
+        return None, False
+
+    def remade_sidecar(self) -> dict:
+        """What a table's (or its progress file's) sidecar says of the rows measured on an earlier make of a set."""
+        return {"reused_on_remade_sets": len(self.remade_rows), "remade_rows": self.remade_rows} \
+            if self.remade_rows else {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -119,4 +162,4 @@ def typed(row: dict, levels) -> dict:
     return out
 
 
-__all__ = ["EarlierRows", "progress_path", "row_key", "std_key", "typed"]
+__all__ = ["EarlierRows", "progress_path", "recipe_row_key", "row_key", "std_key", "typed"]

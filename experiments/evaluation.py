@@ -12,9 +12,9 @@ from .accuracy import evaluate
 from .advsets import dataset_fingerprint, load_advset
 from .checkpoints import ckpt_meta, prepare_model
 from .data import data_files, load_cifar10
-from .eval_reuse import EarlierRows, progress_path, row_key, std_key, typed
+from .eval_reuse import EarlierRows, progress_path, recipe_row_key, row_key, std_key, typed
 from .machine import exact_fp32
-from .provenance import digest_inputs, lut_tables, sidecar_path, up_to_date, write_sidecar
+from .provenance import digest_inputs, input_recipes, lut_tables, sidecar_path, up_to_date, write_sidecar
 from .results import read_rows, write_rows
 from .scenarios import scenario
 
@@ -43,6 +43,7 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
     _, inputs = eval_config(victims, exec_types, advsets, levels, data_dir, batch_size, calib_images)
     earlier = earlier or EarlierRows([])
     digests = digest_inputs(inputs) if earlier else {}
+    recipes = input_recipes({r: p for r, p in inputs.items() if r.startswith("adversarial set ")}) if earlier else {}
     settings = {"levels": levels, "batch_size": batch_size, "calib_images": calib_images}
     rows, version, reused = [], code_version(), 0
     bar = tqdm(total=len(victims) * len(exec_types) * len(sets), desc="evaluation", unit="row",
@@ -55,10 +56,14 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
             for j, (path, adv, labels, prov) in enumerate(sets):
                 n = len(labels)
                 if earlier:
-                    key = row_key(digests[f"victim {i + 1}"], et, digests[f"adversarial set {j + 1}"], settings,
-                                  digests)
-                    if key in earlier.rows:
+                    key, remade = earlier.find(
+                        row_key(digests[f"victim {i + 1}"], et, digests[f"adversarial set {j + 1}"], settings, digests),
+                        recipe_row_key(digests[f"victim {i + 1}"], et, recipes.get(f"adversarial set {j + 1}"),
+                                       settings, digests))
+                    if key is not None:
                         rows.append({**typed(earlier.take(key), levels), "victim": str(v), "advset": path})
+                        if remade:
+                            earlier.remade_rows.append([str(v), et, str(path)])
                         reused += 1
                         bar.update()
                         continue
@@ -89,7 +94,8 @@ def run_eval(victims: list, exec_types: list[str], advsets: list, levels=0, data
     bar.close()
     if reused:
         log(f"took {reused} of {len(rows)} rows from earlier evaluations (same victim, set, data and settings by "
-            "content): not measured again")
+            "content): not measured again" + (f"; {len(earlier.remade_rows)} of them measured on an earlier make of "
+                                              "their set, by the same recipe" if earlier.remade_rows else ""))
     return rows
 
 
@@ -122,8 +128,8 @@ def eval_to_csv(victims: list, exec_types: list[str], advsets: list, out: str | 
 
     def keep(rows: list[dict]) -> None:
         write_rows(rows, kept)
-        write_sidecar(kept, {"config": cfg, "rows": len(rows), "complete": False, "hardware": hardware()},
-                      inputs)
+        write_sidecar(kept, {"config": cfg, "rows": len(rows), "complete": False, "hardware": hardware(),
+                             **(earlier.remade_sidecar() if earlier else {})}, inputs)
 
     rows = run_eval(victims, exec_types, advsets, levels=levels, data_dir=data_dir, batch_size=batch_size,
                     calib_images=calib_images, log=log, device=device, earlier=earlier, on_rows=keep,
@@ -148,7 +154,7 @@ def _reused_hardware(earlier: EarlierRows | None) -> dict:
     for k in earlier.used:
         if earlier.hardware[k] not in machines:
             machines.append(earlier.hardware[k])
-    return {"reused_rows": len(earlier.used), "reused_hardware": machines}
+    return {"reused_rows": len(earlier.used), "reused_hardware": machines, **earlier.remade_sidecar()}
 
 
 __all__ = ["eval_config", "eval_to_csv", "run_eval"]

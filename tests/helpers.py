@@ -45,3 +45,24 @@ def die_at_second_validation(monkeypatch, die=None) -> None:
     raises KeyboardInterrupt (or calls `die`)."""
     import experiments.train as tr
     die_at_second_call(monkeypatch, tr, "evaluate", die)
+
+
+def remake_set(path, change_image=None, **config) -> None:
+    """The set at `path` as another machine would make it by the same recipe (its sidecar's configuration and
+    inputs), one image's float rounding off by an ulp; with `config`, a set of another recipe."""
+    import json
+
+    import torch
+
+    from emulator.safe_load import load_plain
+    from fileio.hashing import cached_digest
+    from experiments.provenance import read_sidecar, sidecar_path, torch_save
+    d = load_plain(path, "adversarial set")
+    if change_image is not None:
+        img = d["images"][change_image]
+        img.view(-1)[7] = torch.nextafter(img.view(-1)[7], torch.tensor(0.5))  # stays in [0, 1], never equal
+    torch_save(d, path)
+    meta = read_sidecar(path)
+    meta["config"].update(config)
+    meta["sha256"] = cached_digest(path)
+    sidecar_path(path).write_text(json.dumps(meta))

@@ -205,7 +205,8 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
     load = os.getloadavg()[0]
     how = (f"trainings from the pace of {calibrated} here: of their parameter types scaled by work, of the others "
            f"timed fp32 steps x{rates.calibration:.2f}" if calibrated else "timed fp32 steps")
-    log(f"projected on this machine ({hw['cpu']}, {hw['torch_threads']} threads, {how}): trainings left "
+    threads = f"{hw['torch_threads']} thread{'s' if hw['torch_threads'] != 1 else ''}"
+    log(f"projected on this machine ({hw['cpu']}, {threads}, {how}): trainings left "
         f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
         + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
            if load > 0.5 * (os.cpu_count() or 1) and not calibrated else ""))

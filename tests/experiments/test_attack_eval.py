@@ -12,7 +12,7 @@ from experiments.parsing import parse_eps
 from experiments.results import read_rows, write_rows
 from experiments.scenarios import scenario
 from experiments.train import TrainConfig, train
-from helpers import learnable_cifar
+from helpers import learnable_cifar, remake_set
 
 
 @pytest.mark.parametrize("src_arch,src_p,vic_arch,vic_p,want", [
@@ -338,6 +338,51 @@ def test_killed_evaluation_resumes_to_the_uninterrupted_table(trained, tmp_path,
     assert not (tmp_path / "cut.csv.progress").exists() and not (tmp_path / "cut.csv.progress.json").exists()
     meta = json.loads((tmp_path / "cut.csv.json").read_text())
     assert meta["reused_rows"] == 4 and len(meta["reused_hardware"]) == 1
+
+
+def test_kept_rows_are_taken_on_a_set_made_again_by_its_recipe(trained, tmp_path, monkeypatch):
+    """Sets are not committed, a killed evaluation's kept rows can be: on another machine the sets are made
+    again by the same recipe, maybe a few pixels off. The kept rows are taken by the set's recipe, counted apart
+    in the sidecar (and still after a second kill), and a set of another recipe is measured again."""
+    import json
+
+    from experiments.evaluation import eval_to_csv
+    d, data = trained
+    quiet = dict(data_dir=data, log=lambda *a: None)
+    for src in ("f", "q"):
+        run_attack(d / f"{src}.pt", "float" if src == "f" else "quant", "fgsm", tmp_path / f"{src}-set.pt", n=40,
+                   progress=False, **quiet)
+    sets = [tmp_path / "f-set.pt", tmp_path / "q-set.pt"]
+    args = ([d / "f.pt", d / "q.pt"], ["float", "quant"], sets)
+    per_group = 1 + len(sets)
+    _counting_evaluate(monkeypatch, die_after=2 * per_group + 1)  # victim 1 kept
+    with pytest.raises(KeyboardInterrupt):
+        eval_to_csv(*args, tmp_path / "cut.csv", **quiet)
+    remake_set(sets[0], change_image=3)  # the float source's set, as another machine makes it
+    _counting_evaluate(monkeypatch, die_after=per_group)  # killed again: victim 2's first execution type kept
+    said = []
+    with pytest.raises(KeyboardInterrupt):
+        eval_to_csv(*args, tmp_path / "cut.csv", data_dir=data, log=said.append)
+    remade = [[str(d / "f.pt"), e, str(sets[0])] for e in ("float", "quant")]
+    kept = json.loads((tmp_path / "cut.csv.progress.json").read_text())
+    assert kept["rows"] == 6 and kept["remade_rows"] == remade
+    calls = _counting_evaluate(monkeypatch)
+    said = []
+    eval_to_csv(*args, tmp_path / "cut.csv", data_dir=data, log=said.append)
+    assert len(calls) == per_group  # only victim 2's second execution type
+    assert any("took 6 of 8 rows" in m and "2 of them measured on an earlier make of their set" in m
+               for m in said), said
+    meta = json.loads((tmp_path / "cut.csv.json").read_text())
+    assert meta["reused_on_remade_sets"] == 2 and meta["remade_rows"] == remade
+    # another recipe (another eps, say) is another set: its kept rows are measured again
+    _counting_evaluate(monkeypatch, die_after=2 * per_group + 1)
+    with pytest.raises(KeyboardInterrupt):
+        eval_to_csv(*args, tmp_path / "cut2.csv", **quiet)
+    remake_set(sets[1], change_image=1, eps=4 / 255)
+    calls = _counting_evaluate(monkeypatch)
+    eval_to_csv(*args, tmp_path / "cut2.csv", **quiet)
+    assert len(calls) == 2 * per_group + 2  # victim 2, and victim 1 against the new set (its clean rows kept)
+    assert "reused_on_remade_sets" not in json.loads((tmp_path / "cut2.csv.json").read_text())
 
 
 def test_a_grown_table_measures_only_its_new_rows(trained, tmp_path, monkeypatch):

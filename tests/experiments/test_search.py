@@ -14,7 +14,7 @@ from experiments.energy import conv_macs, energy, power_per_level
 from experiments.evaluation import run_eval
 from experiments.search import GenomeEvaluator, SearchConfig, run_search
 from experiments.train import TrainConfig, train
-from helpers import die_at_second_call, learnable_cifar
+from helpers import die_at_second_call, learnable_cifar, remake_set
 
 
 @pytest.fixture(scope="module")
@@ -157,23 +157,6 @@ def _cut_after_generation_1(c, out, monkeypatch):
     monkeypatch.setattr(search_run, "save_state", real_save)
 
 
-def _remake(path, change_image=None, **config):
-    """The set at `path` as another machine would make it by the same recipe (its sidecar's configuration and
-    inputs), one image's float rounding off by an ulp; with `config`, a set of another recipe."""
-    from emulator.safe_load import load_plain
-    from fileio.hashing import cached_digest
-    from experiments.provenance import read_sidecar, sidecar_path, torch_save
-    d = load_plain(path, "adversarial set")
-    if change_image is not None:
-        img = d["images"][change_image]
-        img.view(-1)[7] = torch.nextafter(img.view(-1)[7], torch.tensor(0.5))  # stays in [0, 1], never equal
-    torch_save(d, path)
-    meta = read_sidecar(path)
-    meta["config"].update(config)
-    meta["sha256"] = cached_digest(path)
-    sidecar_path(path).write_text(json.dumps(meta))
-
-
 def test_search_continues_on_its_set_made_again_elsewhere(setup, tmp_path, monkeypatch):
     """Sets are not committed, a search's state is: a search resumed on another machine finds its set made
     there by the same recipe, maybe with a few gradient signs flipped. It continues, and says how many of the
@@ -186,7 +169,7 @@ def test_search_continues_on_its_set_made_again_elsewhere(setup, tmp_path, monke
     _cut_after_generation_1(c, tmp_path / "cut", monkeypatch)
     state = json.loads((tmp_path / "cut" / "state.json").read_text())
     assert len(state["searched_images"]) == 40 and set(state["recipes"]) == {"adversarial set"}
-    _remake(tmp_path / "set.pt", change_image=3)
+    remake_set(tmp_path / "set.pt", change_image=3)
     said = []
     front, _ = run_search(c, tmp_path / "cut", resume=True, progress=False, log=said.append)
     assert any("made again by the recipe" in m and "1 of its 40 searched images differ" in m for m in said), said
@@ -196,7 +179,7 @@ def test_search_continues_on_its_set_made_again_elsewhere(setup, tmp_path, monke
     assert front
     # another recipe (another eps, say) is another set: the saved generations say nothing of it
     _cut_after_generation_1(c, tmp_path / "cut2", monkeypatch)
-    _remake(tmp_path / "set.pt", change_image=5, eps=4 / 255)
+    remake_set(tmp_path / "set.pt", change_image=5, eps=4 / 255)
     with pytest.raises(ValueError, match="adversarial set changed since the search started; --restart"):
         run_search(c, tmp_path / "cut2", resume=True, progress=False, log=lambda *a: None)
 
