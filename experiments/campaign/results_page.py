@@ -225,6 +225,24 @@ def search_section(folder: str) -> list[str]:
     return lines
 
 
+def remade_sets_note(evals: list[str]) -> list[str]:
+    """One paragraph on the tables some of whose rows a stopped run measured on an earlier make of their set
+    (another machine's, by the same recipe: eval_reuse.py); none when every row saw the set here."""
+    said = []
+    for p in evals:
+        meta = read_sidecar(p) or {}
+        n = meta.get("reused_on_remade_sets")
+        if n:
+            sets = sorted({Path(r[2]).stem for r in meta.get("remade_rows") or []})
+            said.append(f"`{Path(p).parent.name}/{Path(p).name}`: {n} of its {meta.get('rows', '?')} rows "
+                        f"(against {', '.join(sets)})")
+    if not said:
+        return []
+    return ["Measured over more than one session: " + "; ".join(said) + " were measured by a stopped run on its own "
+            "make of the set, which this machine made again by the same recipe (the CPU's rounding may move a few "
+            "pixels, so such a row may differ by a few images of ten thousand from a measurement here).\n"]
+
+
 def _partial_banner(missing: dict[str, list[str]], evaluations: bool) -> list[str]:
     def names(v: list[str]) -> str:
         return ", ".join(f"`{x}`" for x in v[:8]) + (f" and {len(v) - 8} more" if len(v) > 8 else "")
@@ -256,6 +274,7 @@ def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches
         lines, n = attack_section(t, rows)
         md += lines
         notes += n
+    md += remade_sets_note(evals)
     if plan.adaptive:
         transfer, _ = _all_rows(Path(ctx.results))
         for a in plan.adaptive:

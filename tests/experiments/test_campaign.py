@@ -620,6 +620,23 @@ def test_rates_are_timed_per_level_range(tmp_path, monkeypatch):
     assert said[-1].startswith("timing eval steps of resnet32 approx at levels in 0..50")
 
 
+def test_page_says_which_rows_were_measured_on_an_earlier_make_of_their_set(tmp_path):
+    import json
+
+    from experiments.campaign.results_page import remade_sets_note
+    here, moved = tmp_path / "fgsm" / "resnet8.csv", tmp_path / "fgsm" / "resnet32.csv"
+    here.parent.mkdir()
+    (tmp_path / "fgsm" / "resnet8.csv.json").write_text(json.dumps({"rows": 4, "reused_rows": 4}))
+    (tmp_path / "fgsm" / "resnet32.csv.json").write_text(json.dumps({
+        "rows": 54, "reused_on_remade_sets": 3,
+        "remade_rows": [["z/resnet32_float.pt", e, "w/resnet32_float-fgsm-eps8.pt"] for e in ("float", "quant")]
+        + [["z/resnet32_quant.pt", "float", "w/resnet20_float-fgsm-eps8.pt"]]}))
+    assert remade_sets_note([str(here)]) == []
+    note = remade_sets_note([str(here), str(moved)])
+    assert len(note) == 1 and note[0].startswith("Measured over more than one session: `fgsm/resnet32.csv`: 3 of its "
+                                                 "54 rows (against resnet20_float-fgsm-eps8, resnet32_float-fgsm-eps8)")
+
+
 def test_search_section_says_what_the_search_saw(tmp_path):
     """The search's paragraph: the subset it searched on, the front on the full sets, and a set made again on
     another machine when the search moved."""
