@@ -478,6 +478,9 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     machine_cores = os.cpu_count() or 1
     if cores is not None and not 1 <= cores <= machine_cores:
         raise ValueError(f"--cores must be between 1 and this machine's {machine_cores}, got {cores}")
+    if cores is not None and dask:
+        raise ValueError("--cores shares this machine's cores between local steps; with --dask the steps run on the "
+                         "cluster's workers, whose threads their own settings choose (dask worker --nthreads)")
     given, cores = cores is not None, cores or machine_cores
     if ctx.resume and ctx.restart:
         raise ValueError("--resume and --restart exclude each other")

@@ -508,6 +508,8 @@ def test_cores_bound_the_threads_of_the_steps_run_here(tiny, monkeypatch):
     for bad in (0, (os.cpu_count() or 1) + 1):
         with pytest.raises(ValueError, match=r"--cores must be between 1 and this machine's \d+, got"):
             reproduce(plan, ctx, cores=bad, log=lambda *a: None)
+    with pytest.raises(ValueError, match="with --dask the steps run on the cluster's workers"):
+        reproduce(plan, ctx, cores=1, dask="tcp://127.0.0.1:1", log=lambda *a: None)
 
 
 def test_a_stopped_run_ends_its_workers():
