@@ -200,6 +200,11 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
         left["train" if step.kind == "train" else "other"] += est
         when = "" if st.state == "done" else f"~{_hours(est)}"
         log(f"{sid:<{width}}  {st.state:<11} {when:>10}  {st.detail}")
+    kept = [str(f) for sid, step in steps.items() if table[sid].state != "done" for f in step.kept_files(ctx)]
+    if kept:
+        # sessions end and machines change: what a stopped step kept continues elsewhere only if it travels
+        log(f"work of stopped steps, kept in {len(kept)} file(s) (commit them and another machine continues it): "
+            + " ".join(kept))
     hw = hardware()
     log(f"{len(steps)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     load = os.getloadavg()[0]
@@ -217,7 +222,7 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
             "the longest chain of work first" if order == "longest" else "in the plans' order")
         log(f"with --jobs {jobs} ({hw['torch_threads']} thread(s) each, the pace projected above, {how}, each step "
             f"waiting for those it needs): about {_hours(wall)} of wall time")
-    return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall}
+    return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall, "kept": kept}
 
 
 def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:

@@ -69,6 +69,15 @@ class Step:
     def run(self, ctx: Context, log=print) -> None:
         raise NotImplementedError
 
+    def kept_files(self, ctx: Context) -> list[Path]:
+        """The files in which a stopped run of this step keeps its work, where they exist and travel with the
+        checkout (commit them, and another machine continues the step): none for most steps."""
+        return []
+
+
+def _existing(*paths) -> list[Path]:
+    return [Path(p) for p in paths if Path(p).is_file()]
+
 
 @dataclass
 class TrainStep(Step):
@@ -87,6 +96,9 @@ class TrainStep(Step):
 
     def output(self, ctx: Context) -> str:
         return ctx.model(self.model)
+
+    def kept_files(self, ctx: Context) -> list[Path]:
+        return _existing(self.output(ctx) + ".state", self.output(ctx) + ".state.json")
 
     def status(self, ctx: Context) -> Status:
         from ..train import train_config
@@ -302,6 +314,12 @@ class EvalStep(Step):
         from ..evaluation import eval_config
         return eval_config(*self.args(ctx), self.levels, ctx.data_dir)[1]
 
+    def kept_files(self, ctx: Context) -> list[Path]:
+        from ..eval_reuse import progress_path
+        from ..provenance import sidecar_path
+        kept = progress_path(self.output(ctx))
+        return _existing(kept, sidecar_path(kept))
+
     def _kept(self, ctx: Context) -> int:
         """Rows an interrupted run of this table kept (eval_reuse.py takes them up by content)."""
         from ..eval_reuse import progress_path
@@ -388,6 +406,11 @@ class SearchStep(Step):
         if kept:
             return Status("todo", f"{kept} genome(s) of generation 1 kept by a stopped run")
         return Status("todo", "" if why == "does not exist" else why)
+
+    def kept_files(self, ctx: Context) -> list[Path]:
+        from ..search.journal import JOURNAL
+        from ..search.state import STATE
+        return _existing(Path(self.output(ctx)) / STATE, Path(self.output(ctx)) / JOURNAL)
 
     def _genomes_kept(self, ctx: Context) -> int:
         """Genomes of the generation under way that a stopped run journaled (search/journal.py; checked when

@@ -213,6 +213,7 @@ def test_partial_pages_from_what_exists_then_complete(tiny, capsys):
     reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), only=["train:*", "attack:*"], log=lambda *a: None)
     reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), dry=True, log=said.append)
     assert any(m.startswith("eval:tiny/r8") and "3 rows kept by an interrupted run" in m for m in said), said
+    assert any(m.startswith("work of stopped steps") and m.endswith("r8.csv.progress.json") for m in said), said
     capsys.readouterr()
     res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), log=lambda *a: None)
     assert "report:tiny" in res["ran"] and not res["failed"]
@@ -437,8 +438,11 @@ def test_projection_reuses_an_interrupted_run_s_pace_only_from_this_machine(tiny
     left, _ = deeper.epochs_left(ctx)
     assert deeper.estimate_s(ctx, rates) == pytest.approx(left * 115.0 * 40_551_040 / 12_239_488)
     said = []
-    dry_run(steps, ctx, FakeRates(), log=said.append)
+    res = dry_run(steps, ctx, FakeRates(), log=said.append)
     assert "trainings from the pace of resnet8_float here" in said[-1] and f"x{factor:.2f}" in said[-1]
+    # and it names the files that keep the stopped training's work, to be committed before the machine goes
+    assert res["kept"] == [str(zoo / "resnet8_float.pt.state"), str(zoo / "resnet8_float.pt.state.json")]
+    assert any(m.startswith("work of stopped steps, kept in 2 file(s) (commit them") for m in said)
 
 
 def test_dry_run_with_jobs_projects_at_each_worker_s_share_of_the_threads(tiny, monkeypatch):
@@ -604,6 +608,7 @@ def test_interrupted_search_from_another_machine_waits_for_its_set(tiny):
     # a stopped run's two genomes of generation 13, after the journal's header
     (out / "generation.jsonl").write_text('{"format": "axx-search-journal/1"}\n' + '{"generation": 13}\n' * 2)
     assert step.status(ctx).detail.endswith("(generation 12 of 30 saved, 2 genome(s) of the next kept)")
+    assert step.kept_files(ctx) == [out / "state.json", out / "generation.jsonl"]
     (out / "state.json").write_text("{half a state")
     assert step.status(ctx).detail.endswith("(generation ? of 30 saved, 2 genome(s) of the next kept)")
 
