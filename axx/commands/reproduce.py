@@ -25,6 +25,10 @@ def add(sub, schemes: str) -> None:
                    help="list the steps, what is done, and the projected time of the rest on this machine (with "
                         "--jobs N: at each worker's share of the threads, and the wall time N at a time, each step "
                         "waiting for those it needs)")
+    r.add_argument("--no-timing", action="store_true",
+                   help="with --dry-run: time nothing (a dry run otherwise times a few steps of each kind of step "
+                        "left, minutes on a busy CPU, again whenever the load changed): project from the rates "
+                        "cached here at any load, and leave the other steps unprojected ('?')")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue interrupted trainings and searches")
     g.add_argument("--restart", action="store_true", help="start interrupted trainings and searches over")
@@ -70,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
         a = absol(p)
         return os.path.relpath(a, REPO) if a.startswith(str(REPO) + os.sep) else a
 
+    if args.no_timing and not args.dry_run:
+        raise ValueError("--no-timing goes with --dry-run (a run times nothing for its projection)")
     plans = [p if not p.endswith(".toml") else absol(p) for p in args.plans]
     ctx = Context(zoo=rel(args.zoo), work=rel(args.work), results=rel(args.results), data_dir=absol(args.data),
                   n_images=args.n_images, resume=args.resume, restart=args.restart, progress=not args.quiet,
                   partial=args.partial, device=args.device)
     res = reproduce(plans, ctx, only=args.only, dry=args.dry_run, jobs=args.jobs, dask=args.dask, order=args.order,
-                    cores=args.cores)
+                    cores=args.cores, timing=not args.no_timing)
     return 1 if not args.dry_run and (res["failed"] or res["blocked"]) else 0

@@ -24,14 +24,19 @@ UNTIMED_MACS_PER_S = 1e10  # Rates(timing=False) where nothing is cached: only t
 STEPS = 5  # timed steps per rate (median of them): a few steps beside a running training scatter widely
 
 
+class Untimed(Exception):
+    """No rate is cached for what a step runs, and this projection times nothing (`--dry-run --no-timing`)."""
+
+
 class Rates:
     """Images/s of training steps and evaluations per (arch, exec type) on this machine, measured on
     first use (a few steps each) and cached in WORK/rates.json per CPU and thread count. `timing=False`: only
     what the cache holds, at any load, and where it holds nothing a rate from the network's multiply-accumulates
-    alone (for ordering steps, where a minute of timing would cost more than it tells)."""
+    alone (for ordering steps, where a minute of timing would cost more than it tells), or with `guess=False`
+    the Untimed exception (the dry run then projects that step as unknown)."""
 
-    def __init__(self, path: Path, log=print, timing: bool = True):
-        self.path, self.log, self.timing = path, log, timing
+    def __init__(self, path: Path, log=print, timing: bool = True, guess: bool = True):
+        self.path, self.log, self.timing, self.guess = path, log, timing, guess
         self.fresh: set[str] = set()
         from emulator.engines import fast
         hw = hardware()
@@ -53,6 +58,8 @@ class Rates:
         if not self.timing:
             if isinstance(hit, dict) and hit.get("images_per_s"):
                 return float(hit["images_per_s"])
+            if not self.guess:
+                raise Untimed(k)
             from ..checkpoints import conv_macs
             # a training step is a forward and a backward of about twice its work
             return UNTIMED_MACS_PER_S / conv_macs(arch) / (3.0 if what == "train" else 1.0)
@@ -191,14 +198,20 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
 
     table = statuses(steps, ctx, everything, status)
     costs: dict[str, float] = {}
+    unknown = 0
     for sid, step in steps.items():
         st = table[sid]
         counts[st.state] = counts.get(st.state, 0) + 1
-        est = 0.0 if st.state == "done" else step.estimate_s(ctx, rates)
+        try:
+            est = 0.0 if st.state == "done" else step.estimate_s(ctx, rates)
+        except Untimed:
+            est, unknown = 0.0, unknown + 1
+            when = "?"
+        else:
+            when = "" if st.state == "done" else f"~{_hours(est)}"
         if st.state != "done":
             costs[sid] = est
         left["train" if step.kind == "train" else "other"] += est
-        when = "" if st.state == "done" else f"~{_hours(est)}"
         log(f"{sid:<{width}}  {st.state:<11} {when:>10}  {st.detail}")
     kept = [str(f) for sid, step in steps.items() if table[sid].state != "done" for f in step.kept_files(ctx)]
     if kept:
@@ -214,7 +227,10 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
     log(f"projected on this machine ({hw['cpu']}, {threads}, {how}): trainings left "
         f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
         + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
-           if load > 0.5 * (os.cpu_count() or 1) and not calibrated else ""))
+           if load > 0.5 * (os.cpu_count() or 1) and not calibrated and rates.timing else "")
+        + ("; from the rates cached here, whatever load they were timed at" if not rates.timing else "")
+        + (f"; {unknown} step(s) not projected (nothing timed for them here: a dry run without --no-timing "
+           "times them)" if unknown else ""))
     wall = None
     if jobs > 1:
         wall = makespan({sid: steps[sid].deps for sid in costs}, costs, jobs, order, tiers(costs, first or []))
@@ -222,7 +238,8 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
             "the longest chain of work first" if order == "longest" else "in the plans' order")
         log(f"with --jobs {jobs} ({hw['torch_threads']} thread(s) each, the pace projected above, {how}, each step "
             f"waiting for those it needs): about {_hours(wall)} of wall time")
-    return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall, "kept": kept}
+    return {"counts": counts, "train_s": left["train"], "other_s": left["other"], "wall_s": wall, "kept": kept,
+            "unknown": unknown}
 
 
 def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
@@ -235,7 +252,10 @@ def _calibrate(steps: dict[str, Step], ctx: Context, rates) -> str:
         if step.kind == "train":
             own = step._own_rate(ctx)  # reads the training state: once per step
             if own:
-                factors[step.model.name] = own / step.timed_epoch_s(ctx, rates)
+                try:
+                    factors[step.model.name] = own / step.timed_epoch_s(ctx, rates)
+                except Untimed:  # --no-timing and nothing cached: its own pace still projects its type
+                    pass
                 paces.setdefault(step.model.params, []).append(own / step.work(ctx))
     rates.calibration = statistics.median(factors.values()) if factors else 1.0
     # seconds per multiply-accumulate of each parameter type that trains here now: a deeper network of the
@@ -472,12 +492,13 @@ def run_partial(steps: dict[str, Step], ctx: Context, jobs: int = 1, dask: str |
 
 
 def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry: bool = False, jobs: int = 1,
-              dask: str | None = None, log=print, order: str = "longest", cores: int | None = None) -> dict:
+              dask: str | None = None, log=print, order: str = "longest", cores: int | None = None,
+              timing: bool = True) -> dict:
     """The `axx reproduce` entry: load and check every plan first, then list or run their steps, working
     in the repository root (plans' paths are relative to it). `cores`: how many of this machine's cores the
     local steps may use (default all; fewer leaves the rest to another run beside this one, e.g. the zoo's
     trainings and a campaign plan: each on all the cores, their threads would contend, which costs far more
-    than it gains)."""
+    than it gains). `timing=False`: the dry run times nothing (cached rates at any load, else no projection)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     machine_cores = os.cpu_count() or 1
@@ -516,7 +537,8 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
         torch.set_num_threads(max(1, cores // jobs))
     try:
         if dry:
-            return dry_run(steps, ctx, Rates(Path(ctx.work) / "rates.json", log), log, everything,
+            rates = Rates(Path(ctx.work) / "rates.json", log, timing=timing, guess=False)
+            return dry_run(steps, ctx, rates, log, everything,
                            jobs=jobs if not dask else 1, order=order, first=first)
         res = (run_partial(steps, ctx, jobs, dask, log, order, first, cores) if ctx.partial
                else execute(steps, ctx, jobs, dask, log, everything, order, first, cores))
@@ -528,5 +550,5 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     return res
 
 
-__all__ = ["NOT_NEEDED", "REPO", "Rates", "dry_run", "execute", "record_recipes", "reproduce", "run_partial", "run_step",
+__all__ = ["NOT_NEEDED", "REPO", "Rates", "Untimed", "dry_run", "execute", "record_recipes", "reproduce", "run_partial", "run_step",
            "select", "statuses"]

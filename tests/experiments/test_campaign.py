@@ -534,6 +534,33 @@ def test_a_stopped_run_ends_its_workers():
     assert time.perf_counter() - t < 30 and not any(p.is_alive() for p in workers)
 
 
+def test_dry_run_without_timing_projects_only_from_cached_rates(tiny, capsys):
+    """`--dry-run --no-timing` times nothing: a step whose rate is cached here is projected from it, whatever the
+    load it was timed at; the others show '?' and are counted, not guessed."""
+    import json
+
+    from experiments.campaign.runner import Rates
+    d, data = tiny
+    ctx = ctx_for(d, data, "no-timing")
+    said = []
+    res = reproduce([str(d / "tiny.toml")], ctx, dry=True, timing=False, log=said.append)
+    trains = [m for m in said if m.startswith("train:")]
+    assert len(trains) == 2 and all(" ? " in m for m in trains)
+    assert res["unknown"] == 5  # 2 trainings, 2 sets, 1 evaluation (a page takes no time)
+    assert "; 5 step(s) not projected (nothing timed for them here" in said[-1]
+    rates = Path(ctx.work) / "rates.json"
+    rates.parent.mkdir(parents=True, exist_ok=True)
+    key = Rates(rates, log=lambda *a: None).key
+    cached = {f"{w}:resnet8:{e}": {"images_per_s": 100.0, "load": 99.0, "route": "eager"}
+              for w in ("train", "eval") for e in ("float", "quant")}
+    rates.write_text(json.dumps({key: cached}))
+    said = []
+    res = reproduce([str(d / "tiny.toml")], ctx, dry=True, timing=False, log=said.append)
+    assert res["unknown"] == 0 and res["train_s"] > 0 and "rates cached here, whatever load" in said[-1]
+    assert main(["reproduce", str(d / "tiny.toml"), "--no-timing"]) == 2
+    assert "--no-timing goes with --dry-run" in capsys.readouterr().err
+
+
 def test_zoo_page_names_each_machine_s_share_of_a_moved_training():
     from experiments.campaign.results_page import _machine
     hw = {"cpu": "AMD EPYC", "cores": 2}
