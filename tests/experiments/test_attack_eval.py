@@ -306,6 +306,18 @@ def _counting_evaluate(monkeypatch, die_after: int | None = None) -> list:
     return calls
 
 
+def _two_victims_two_sets(d, data, tmp_path):
+    """FGSM sets of 40 images from the float and the quant model, and eval_to_csv's first arguments for both
+    victims in float and quant execution; `per_group`: the evaluations of one victim's execution type (its clean
+    accuracy, then one per set)."""
+    quiet = dict(data_dir=data, log=lambda *a: None)
+    for src in ("f", "q"):
+        run_attack(d / f"{src}.pt", "float" if src == "f" else "quant", "fgsm", tmp_path / f"{src}-set.pt", n=40,
+                   progress=False, **quiet)
+    sets = [tmp_path / "f-set.pt", tmp_path / "q-set.pt"]
+    return quiet, sets, ([d / "f.pt", d / "q.pt"], ["float", "quant"], sets), 1 + len(sets)
+
+
 def test_killed_evaluation_resumes_to_the_uninterrupted_table(trained, tmp_path, monkeypatch):
     """A run killed after its first victim keeps that victim's rows (OUT.progress, never a table); the next run
     measures only the rest and writes the very table an uninterrupted run writes."""
@@ -313,14 +325,8 @@ def test_killed_evaluation_resumes_to_the_uninterrupted_table(trained, tmp_path,
 
     from experiments.evaluation import eval_to_csv
     d, data = trained
-    quiet = dict(data_dir=data, log=lambda *a: None)
-    for src in ("f", "q"):
-        run_attack(d / f"{src}.pt", "float" if src == "f" else "quant", "fgsm", tmp_path / f"{src}-set.pt", n=40,
-                   progress=False, **quiet)
-    sets = [tmp_path / "f-set.pt", tmp_path / "q-set.pt"]
-    args = ([d / "f.pt", d / "q.pt"], ["float", "quant"], sets)
+    quiet, sets, args, per_group = _two_victims_two_sets(d, data, tmp_path)
     whole = eval_to_csv(*args, tmp_path / "whole.csv", **quiet)
-    per_group = 1 + len(sets)  # one clean evaluation, one per set
     _counting_evaluate(monkeypatch, die_after=2 * per_group + 1)  # killed inside the second group... of victim 2
     with pytest.raises(KeyboardInterrupt):
         eval_to_csv(*args, tmp_path / "cut.csv", **quiet)
@@ -348,13 +354,7 @@ def test_kept_rows_are_taken_on_a_set_made_again_by_its_recipe(trained, tmp_path
 
     from experiments.evaluation import eval_to_csv
     d, data = trained
-    quiet = dict(data_dir=data, log=lambda *a: None)
-    for src in ("f", "q"):
-        run_attack(d / f"{src}.pt", "float" if src == "f" else "quant", "fgsm", tmp_path / f"{src}-set.pt", n=40,
-                   progress=False, **quiet)
-    sets = [tmp_path / "f-set.pt", tmp_path / "q-set.pt"]
-    args = ([d / "f.pt", d / "q.pt"], ["float", "quant"], sets)
-    per_group = 1 + len(sets)
+    quiet, sets, args, per_group = _two_victims_two_sets(d, data, tmp_path)
     _counting_evaluate(monkeypatch, die_after=2 * per_group + 1)  # victim 1 kept
     with pytest.raises(KeyboardInterrupt):
         eval_to_csv(*args, tmp_path / "cut.csv", **quiet)
