@@ -9,6 +9,7 @@ levels) in a second table beside it, never mixed into the thesis's cells.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -117,22 +118,28 @@ def figures(rows: list[dict], out_dir: Path) -> list[Path]:
             std, adv = [], []
             for k in keys:
                 m = [r for r in rs if (r["victim_exec"], r["victim_params"]) == k and _truthy(r["victim_at"]) == at]
-                std.append(100 * sum(float(r["std_acc"]) for r in m) / len(m) if m else 0)
-                adv.append(100 * sum(float(r["adv_acc"]) for r in m) / len(m) if m else 0)
+                # no victim of this kind: no bar (a bar at 0 read as an accuracy of 0 %)
+                std.append(100 * sum(float(r["std_acc"]) for r in m) / len(m) if m else math.nan)
+                adv.append(100 * sum(float(r["adv_acc"]) for r in m) / len(m) if m else math.nan)
+            if all(math.isnan(v) for v in std):
+                continue
             xs = [i + (2 * j - 1.5) * width for i in range(len(keys))]
             label = "AT" if at else "not AT"
             b1 = ax.bar(xs, std, width, color=shade[0], label=f"standard ({label})")
             b2 = ax.bar([x + width for x in xs], adv, width, color=shade[1], label=f"adversarial ({label})")
-            for bars in (b1, b2):
-                ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+            for bars, vals in ((b1, std), (b2, adv)):
+                ax.bar_label(bars, labels=["" if math.isnan(v) else f"{v:.0f}" for v in vals], fontsize=7, padding=1)
         ax.set_xticks(range(len(keys)), [f"{e}\nparam {p}" for e, p in keys])
+        ax.set_xlim(-0.5, len(keys) - 0.5)  # each group keeps its four places, whichever bars it has
         ax.set_ylabel("accuracy (%)")
-        ax.set_ylim(0, 105)
+        # room above 100 % for the legend: in the plot's corner it covered the last group's bars and labels
+        ax.set_ylim(0, 122)
+        ax.set_yticks(range(0, 101, 20))
         src = rs[0]
         ax.set_title(f"{arch} victims - {src['attack'].upper()} data from a {src['source_exec']} "
                      f"{src['source_arch']} ({src['source_params']} params{', AT' if _truthy(src['source_at']) else ''}"
                      f"{', adaptive' if _truthy(src['adaptive']) else ''})", fontsize=9)
-        ax.legend(fontsize=7, ncol=2, loc="upper right")
+        ax.legend(fontsize=7, ncol=4 if len(keys) >= 4 else 2, loc="upper center", frameon=False)
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         p = out_dir / f"{Path(advset).stem}__{arch}.png"

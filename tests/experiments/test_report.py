@@ -94,3 +94,26 @@ def test_demo_small_end_to_end(tmp_path):
     assert front and len(evals) >= 6 and all(len(r["levels"].split("-")) == 7 for r in evals)
     assert all(0 <= float(r["adv"]) <= 1 and float(r["energy"]) > 0 for r in evals)
     assert (tmp_path / "search" / "pareto.png").stat().st_size > 10_000
+
+
+def test_figures_draw_no_bar_for_a_victim_that_is_not_there(tmp_path, monkeypatch):
+    """A group without AT victims draws no AT bars (a bar at 0 read as an accuracy of 0 %), and no legend entry."""
+    import matplotlib.axes
+
+    from experiments.report import figures
+    drawn = []
+    real = matplotlib.axes.Axes.bar
+
+    def bar(self, x, height, *a, **k):
+        drawn.append((k.get("label"), [round(h, 6) for h in height]))
+        return real(self, x, height, *a, **k)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar", bar)
+    row = {"advset": "w/resnet8_quant-square-eps8.pt", "victim_arch": "resnet8", "victim_exec": "quant",
+           "victim_params": "quant", "victim_at": "False", "std_acc": "0.86", "adv_acc": "0.41", "attack": "square",
+           "source_exec": "quant", "source_arch": "resnet8", "source_params": "quant", "source_at": "False",
+           "adaptive": "True"}
+    paths = figures([row], tmp_path)
+    assert [p.name for p in paths] == ["resnet8_quant-square-eps8__resnet8.png"] and paths[0].is_file()
+    assert drawn == [("standard (not AT)", [86.0]), ("adversarial (not AT)", [41.0])]
+
