@@ -221,14 +221,15 @@ def dry_run(steps: dict[str, Step], ctx: Context, rates: Rates, log=print,
     hw = hardware()
     log(f"{len(steps)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     load = os.getloadavg()[0]
+    timed = getattr(rates, "timing", True)  # any object with train() and eval() projects
     how = (f"trainings from the pace of {calibrated} here: of their parameter types scaled by work, of the others "
            f"timed fp32 steps x{rates.calibration:.2f}" if calibrated else "timed fp32 steps")
     threads = f"{hw['torch_threads']} thread{'s' if hw['torch_threads'] != 1 else ''}"
     log(f"projected on this machine ({hw['cpu']}, {threads}, {how}): trainings left "
         f"{_hours(left['train'])} ({left['train'] / 3600:.1f} CPU-hours), other steps {_hours(left['other'])}"
         + (f"; load average {load:.1f} on {os.cpu_count()} cores: timed under load, pessimistic"
-           if load > 0.5 * (os.cpu_count() or 1) and not calibrated and rates.timing else "")
-        + ("; from the rates cached here, whatever load they were timed at" if not rates.timing else "")
+           if load > 0.5 * (os.cpu_count() or 1) and not calibrated and timed else "")
+        + ("; from the rates cached here, whatever load they were timed at" if not timed else "")
         + (f"; {unknown} step(s) not projected (nothing timed for them here: a dry run without --no-timing "
            "times them)" if unknown else ""))
     wall = None

@@ -463,7 +463,7 @@ def test_dry_run_with_jobs_projects_at_each_worker_s_share_of_the_threads(tiny, 
     share = max(1, (os.cpu_count() or 1) // 2)
     torch.save({"seconds": 0, "epoch": 0, "pace": {"machine": f"cpu: {cpu_id()}, {share} threads", "epochs": 1,
                                                    "seconds": 7.0}}, zoo / "resnet8_float.pt.state")
-    monkeypatch.setattr(runner, "Rates", lambda path, log: FakeRates())
+    monkeypatch.setattr(runner, "Rates", lambda path, log, **kw: FakeRates())
     before, said = torch.get_num_threads(), []
     res = reproduce([str(d / "tiny.toml")], ctx, only=["train:resnet8_float"], dry=True, jobs=2, log=said.append)
     assert torch.get_num_threads() == before
