@@ -7,7 +7,9 @@ peak (csrc/peak.c); then ResNet-32 throughput (images/s) per execution type.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import statistics
 import time
 
@@ -106,6 +108,33 @@ def bench_kernel(levels, batch: int, repeats: int, log=print) -> dict | None:
     return {"kernel": kind, "instruction": instr, "peak_gmacs_per_s": peak, "threads": threads, "rows": rows}
 
 
+def _forced_routes() -> list[str]:
+    """The planes routes this CPU can run, each timed alone in the ResNet rows (the automatic choice picks one
+    per layer shape): the VNNI or AVX2 kernel, and oneDNN's int8 convolution (AMX where the CPU has it)."""
+    from .engines import fast
+    return [r for r, ok in (("vnni", fast.vnni_available()), ("avx2", fast.avx2_available() and not fast.vnni_available()),
+                            ("onednn", fast.onednn_available())) if ok]
+
+
+@contextlib.contextmanager
+def _route(route: str):
+    """AXX_FAST_ROUTE=route inside, as it was after."""
+    saved = os.environ.get("AXX_FAST_ROUTE")
+    os.environ["AXX_FAST_ROUTE"] = route
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AXX_FAST_ROUTE", None)
+        else:
+            os.environ["AXX_FAST_ROUTE"] = saved
+
+
+def _timed_route(model, x, route: str, repeats: int) -> float:
+    with _route(route):
+        return _median(lambda: model(x), repeats)
+
+
 def _gpu_layer(x, w, lut, repeats: int) -> dict:
     """The same layer on the GPU, as ratios to exact float32 conv2d on that GPU."""
     from .engines import get_engine
@@ -141,9 +170,12 @@ def bench_resnet(levels, batch: int, repeats: int, depth: int = 32, log=print) -
             for eng in ("fast", "c"):
                 set_engine(ap, eng)
                 r[eng] = _median(lambda: ap(x), repeats if eng == "fast" else 1) / t_exact
+            set_engine(ap, "fast")
+            r["fast_routes"] = {route: _timed_route(ap, x, route, repeats) / t_exact for route in _forced_routes()}
             rows.append(r)
+            each = "".join(f"  {k} {v:.2f}x" for k, v in r["fast_routes"].items())
             log(f"  resnet{depth} forward, level {lv:>3}: fast {r['fast']:6.2f}x  c {r['c']:6.2f}x   "
-                f"[exact fp32 {t_exact * 1e3:.1f} ms for {batch} images]")
+                f"[exact fp32 {t_exact * 1e3:.1f} ms for {batch} images]{'  fast through' + each if each else ''}")
         set_engine(ap, "auto")
         if torch.cuda.is_available():
             for r, g in zip(rows, _gpu_resnet(fl, ap, x, levels, repeats)):
@@ -187,7 +219,8 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     torch.manual_seed(0)
     from .engines import fast
     offered = (["AVX-512 VNNI kernel"] if fast.vnni_available() else
-               ["AVX2 kernel (activations >= 0)"] if fast.avx2_available() else []) + ["im2col + torch._int_mm"] \
+               ["AVX2 kernel (activations >= 0)"] if fast.avx2_available() else []) \
+        + (["oneDNN int8 convolution of the planes"] if fast.onednn_available() else []) + ["im2col + torch._int_mm"] \
         + (["float32 convolution"] if fast.float_route_ok() else [])
     log(f"axx bench: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{cpu_id()}; fast on the CPU: the fastest per layer shape of "
@@ -198,8 +231,8 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     kernel = bench_kernel(levels, batch, repeats, log)
     log("whole network:")
     net, thr = bench_resnet(levels, batch, repeats, log=log)
-    names = {"vnni": "AVX-512 VNNI kernel", "avx2": "AVX2 kernel", "int_mm": "im2col + torch._int_mm", "float": "float32 convolution",
-             "library": "quantize + conv + dequantize"}
+    names = {"vnni": "AVX-512 VNNI kernel", "avx2": "AVX2 kernel", "onednn": "oneDNN int8 convolution",
+             "int_mm": "im2col + torch._int_mm", "float": "float32 convolution", "library": "quantize + conv + dequantize"}
     chosen = sorted({names.get(r, r) for r in fast._ROUTES.values()})
     route = " / ".join(chosen) if chosen else offered[0]
     log(f"fast engine's CPU routes chosen: {route}")

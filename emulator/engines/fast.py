@@ -46,7 +46,11 @@ kernel quantize the float activations and dequantize its output in the same pass
 (FastEngine.conv_float). On x86 CPUs with AVX2 but no VNNI, activations >= 0 (every convolution after a
 ReLU) run the same implicit GEMM with vpmaddubsw (csrc/planeconv_avx2.c: why its 16-bit sums are exact):
 approx ResNet-20 at levels 32-255 evaluated 1.7-2.1x faster than through the float route, level 0 3x and
-faster than exact float32 (2-core AVX2 EPYC, batch 100). Elsewhere (signed activations there, no compiler)
+faster than exact float32 (2-core AVX2 EPYC, batch 100). Where oneDNN's int8 convolution is exact (a CPU with
+AVX-512 VNNI: onednn_available) the VNNI kernel's planes can also go to it (conv_onednn, u8 planes x s8 weights):
+on CPUs with AMX it multiplies in tiles, 16x the bytes per instruction of vpdpbusd; it returns float32 sums, so
+the route is offered only where every sum stays below 2^24, and the pixel correction is added after. The
+timing per layer shape (cpu_route) picks it or the VNNI kernel. Elsewhere (signed activations there, no compiler)
 the float route or im2col + torch._int_mm; on GPUs im2col + torch._int_mm, built in a handful of tensor ops
 (_operands_torch: there each op is a kernel launch), with the layer's scales made once (layer_scales) and one
 look at its activations per call (checked_nonneg: each value read back makes the host wait for the GPU).
@@ -76,6 +80,7 @@ class PreparedWeights:
         self._B: torch.Tensor | None = None
         self._packed: tuple | None = None
         self._packed_avx2: tuple | None = None
+        self._onednn: dict = {}
         self._wf: torch.Tensor | None | bool = None
         self._nonneg: PreparedWeights | None = None
         self._scales: tuple | None = None
@@ -111,6 +116,13 @@ class PreparedWeights:
         if self._packed_avx2 is None:
             self._packed_avx2 = _pack_avx2(self.w, self.dec)
         return self._packed_avx2
+
+    def onednn(self, stride: tuple) -> tuple | None:
+        """(packed weights, ones, zeros, bias = wconst as float32, KC) for oneDNN's int8 convolution at this
+        stride, or None where a float32 could round one of its sums (_onednn_exact)."""
+        if stride not in self._onednn:
+            self._onednn[stride] = _pack_onednn(self.w, self.dec, stride)
+        return self._onednn[stride]
 
     def float_weights(self) -> torch.Tensor | None:
         """float32 conv weights for the float route (_float_layout says which planes), or None when a
@@ -254,9 +266,9 @@ def _conv_float32(x: torch.Tensor, prepared: "PreparedWeights", s, p) -> torch.T
     return out.to(torch.int32).contiguous()
 
 
-def _pack_rows(w: torch.Tensor, dec: Decomposition, lanes: int, obn: int) -> tuple[torch.Tensor, int]:
-    """(bp, KC): the planes kernels' weights, signed rows [w | 127 - E_i | K - 128] per tap, k = plane*C + c
-    padded to KC (a multiple of 4), laid out [group][tap][k/4][obn][lanes][4] (O padded with zero rows)."""
+def _plane_rows(w: torch.Tensor, dec: Decomposition) -> tuple[torch.Tensor, int, int]:
+    """(rows, planes, KC): the planes kernels' signed weight rows [w | 127 - E_i | K - 128] per tap, int8
+    [O, tap, KC], k = plane*C + c, padded with zeros to KC (a multiple of 4)."""
     o, c, kh, kw = w.shape
     w = w.cpu()
     if dec.exact:
@@ -266,10 +278,17 @@ def _pack_rows(w: torch.Tensor, dec: Decomposition, lanes: int, obn: int) -> tup
         parts = [w] + [(127 - E[i]).to(torch.int8) for i in range(dec.planes)] + [(Kw - 128).to(torch.int8)]
     np_ = len(parts)
     kc = -(-np_ * c // 4) * 4
+    rows = torch.stack(parts).permute(1, 3, 4, 0, 2).reshape(o, kh * kw, np_ * c)   # [O, tap, k]
+    return F.pad(rows, (0, kc - np_ * c)), np_, kc
+
+
+def _pack_rows(w: torch.Tensor, dec: Decomposition, lanes: int, obn: int) -> tuple[torch.Tensor, int]:
+    """(bp, KC): _plane_rows laid out [group][tap][k/4][obn][lanes][4] (O padded with zero rows)."""
+    o, _, kh, kw = w.shape
+    rows, _, kc = _plane_rows(w, dec)
     og = lanes * obn
     groups = -(-o // og)
-    rows = torch.stack(parts).permute(1, 3, 4, 0, 2).reshape(o, kh * kw, np_ * c)   # [O, tap, k]
-    rows = F.pad(rows, (0, kc - np_ * c, 0, 0, 0, groups * og - o))
+    rows = F.pad(rows, (0, 0, 0, 0, 0, groups * og - o))
     bp = rows.view(groups, obn, lanes, kh * kw, kc // 4, 4).permute(0, 3, 4, 1, 2, 5).contiguous()
     return bp, kc
 
@@ -287,6 +306,61 @@ def _pack_vnni(w: torch.Tensor, dec: Decomposition) -> tuple:
 def _pack_avx2(w: torch.Tensor, dec: Decomposition) -> tuple:
     """Weights for the AVX2 kernel (csrc/planeconv_avx2.c): _pack_rows in groups of 8 output channels."""
     return _pack_rows(w, dec, 8, 1)
+
+
+def _onednn_exact(w: torch.Tensor, dec: Decomposition, rows: torch.Tensor) -> bool:
+    """oneDNN sums the planes in int32 (exact) but hands the sum over as a float32, to which the bias
+    (wconst) and the box-summed pixel correction are added: exact while each of those stays below 2^24. A
+    bound: the x plane holds x + 128 <= 255, the other planes 0 or 1."""
+    o, c, kh, kw = w.shape
+    r = rows.to(torch.int64).abs()
+    c_x = c  # the x plane's channels come first in each tap's row
+    dot = 255 * r[:, :, :c_x].sum(dim=(1, 2)) + r[:, :, c_x:].sum(dim=(1, 2))
+    planes = -1 if dec.exact else dec.planes
+    box = 0 if planes < 0 else kh * kw * c * max(128, 127 * planes)
+    return bool((dot + 128 * w.to(torch.int64).abs().sum(dim=(1, 2, 3)) + box).max() < 2 ** 24)
+
+
+def _pack_onednn(w: torch.Tensor, dec: Decomposition, stride: tuple) -> tuple | None:
+    """Weights for oneDNN's int8 convolution of the VNNI kernel's planes (conv_onednn): its signed rows as
+    [O, KC, KH, KW], prepacked for this stride, with wconst = -128 sum(w) as a float32 bias; None where
+    _onednn_exact does not hold."""
+    o, c, kh, kw = w.shape
+    rows, _, kc = _plane_rows(w, dec)
+    if not _onednn_exact(w, dec, rows):
+        return None
+    rows = rows.view(o, kh, kw, kc).permute(0, 3, 1, 2).contiguous()
+    ones, zeros = torch.ones(o, dtype=torch.float32), torch.zeros(o, dtype=torch.int64)
+    qw = torch.ops.onednn.qconv_prepack(rows, ones, 1.0, 0, list(stride), [0, 0], [1, 1], 1, None)
+    wconst = (-128 * w.cpu().to(torch.int64).sum(dim=(1, 2, 3))).to(torch.float32)
+    return qw, ones, zeros, wconst, kc
+
+
+_ONEDNN: bool | None = None
+
+
+def onednn_available() -> bool:
+    """oneDNN's u8 x s8 convolution (torch.ops.onednn.qconv2d_pointwise) can run the planes exactly here: an
+    x86 CPU with AVX-512 VNNI (oneDNN then multiplies with vpdpbusd, or with AMX tiles where the CPU has them;
+    without VNNI its int8 kernels add pairs of products in 16 bits, which saturate), the op in this torch and
+    the C planes pass; and a probe at that saturation's extremes (x + 128 = 255 against weights of -128)
+    computes exactly. AXX_FAST_ONEDNN=0 turns it off."""
+    global _ONEDNN
+    if _ONEDNN is None:
+        _ONEDNN = False
+        if os.environ.get("AXX_FAST_ONEDNN", "1") != "0" and hasattr(torch.ops.onednn, "qconv2d_pointwise"):
+            try:
+                if load().lib.planeconv_supported():
+                    qx = torch.full((1, 3, 3, 64), 255, dtype=torch.uint8).permute(0, 3, 1, 2)
+                    w = torch.full((16, 64, 3, 3), -128, dtype=torch.int8)
+                    ones, zeros = torch.ones(16), torch.zeros(16, dtype=torch.int64)
+                    qw = torch.ops.onednn.qconv_prepack(w, ones, 1.0, 0, [1, 1], [0, 0], [1, 1], 1, None)
+                    out = torch.ops.onednn.qconv2d_pointwise(qx, 1.0, 0, qw, ones, zeros, None, [1, 1], [0, 0],
+                                                             [1, 1], 1, 1.0, 0, torch.float32, "none", [], "")
+                    _ONEDNN = bool((out == -255 * 128 * 576).all())
+            except Exception:  # an old torch, no oneDNN, no compiler: the other routes are exact too
+                _ONEDNN = False
+    return _ONEDNN
 
 
 _VNNI: bool | None = None
@@ -346,10 +420,44 @@ def conv_avx2(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_s
     return _conv_planes(x, prepared, stride, padding, act_scale, out_scale, bias, "avx2")
 
 
+def _planes(x: torch.Tensor, dec: Decomposition, kc: int, kh: int, kw: int, s, p, act_scale,
+            xoff: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """csrc/planeconv.c's planes pass: (work, uint8 [N, HP, WP, KC] in this thread's workspace, with room
+    for the kernels' tile overrun; pix, int32 [N, HP, WP], or None for an exact table). x is int8, or
+    float32 quantized in the same pass with act_scale (exactly as quant.to_int8)."""
+    lib = load()
+    n, ch, h, w_ = x.shape
+    hp, wp = h + 2 * p[0], w_ + 2 * p[1]
+    P = -1 if dec.exact else dec.planes
+    work = workspace("planes", n * hp * wp * kc + (_TILE + 1) * s[1] * kc + 64)
+    pix = None if P < 0 else torch.empty(n, hp, wp, dtype=torch.int32)
+    ffi = lib.ffi
+    if act_scale is None:
+        xi, xf = _ptr(ffi, x, "int8_t *"), ffi.NULL
+    else:
+        if x.dtype != torch.float32:
+            raise TypeError(f"the planes kernels quantize float32 activations, got {x.dtype}")
+        xi, xf = ffi.NULL, _ptr(ffi, x, "float *")
+    rc = lib.lib.planeconv_planes(xi, xf, float(act_scale or 0.0), *x.stride(), _ptr(ffi, work, "uint8_t *"),
+                                  _ptr(ffi, pix, "int32_t *"), n, ch, h, w_, p[0], p[1], P, kc, xoff,
+                                  torch.get_num_threads())
+    if rc == -3:
+        raise ValueError("activations contain NaN or inf: cannot quantize them for the multiplier")
+    if rc == -5:
+        raise NegativeActivations("the AVX2 plane kernel takes activations >= 0 only (after a ReLU); use another "
+                                  "route")
+    if rc != 0:
+        raise RuntimeError(f"planeconv_planes rejected the shapes (code {rc})")
+    return work, pix
+
+
+def _ptr(ffi, t: torch.Tensor | None, ty: str):
+    return ffi.cast(ty, t.data_ptr()) if t is not None else ffi.NULL
+
+
 def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_scale, out_scale, bias,
                  kernel: str) -> torch.Tensor:
     lib = load()
-    dec = prepared.dec
     if kernel == "vnni":
         bp, wconst, obn, kc = prepared.packed()
     else:
@@ -359,27 +467,9 @@ def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, ac
     s, p = _pair(stride), _pair(padding)
     oh, ow = (h + 2 * p[0] - kh) // s[0] + 1, (w_ + 2 * p[1] - kw) // s[1] + 1
     hp, wp = h + 2 * p[0], w_ + 2 * p[1]
-    P = -1 if dec.exact else dec.planes
-    work = workspace("planes", n * hp * wp * kc + (_TILE + 1) * s[1] * kc + 64)
-    pix = None if P < 0 else torch.empty(n, hp, wp, dtype=torch.int32)
+    work, pix = _planes(x, prepared.dec, kc, kh, kw, s, p, act_scale, 128 if kernel == "vnni" else 0)
     ffi, nt = lib.ffi, torch.get_num_threads()
-    ptr = lambda t, ty: ffi.cast(ty, t.data_ptr()) if t is not None else ffi.NULL  # noqa: E731
-    if act_scale is None:
-        xi, xf = ptr(x, "int8_t *"), ffi.NULL
-    else:
-        if x.dtype != torch.float32:
-            raise TypeError(f"conv_vnni quantizes float32 activations, got {x.dtype}")
-        xi, xf = ffi.NULL, ptr(x, "float *")
-    rc = lib.lib.planeconv_planes(xi, xf, float(act_scale or 0.0), *x.stride(), ptr(work, "uint8_t *"),
-                                  ptr(pix, "int32_t *"), n, ch, h, w_, p[0], p[1], P, kc,
-                                  128 if kernel == "vnni" else 0, nt)
-    if rc == -3:
-        raise ValueError("activations contain NaN or inf: cannot quantize them for the multiplier")
-    if rc == -5:
-        raise NegativeActivations("the AVX2 plane kernel takes activations >= 0 only (after a ReLU); use another "
-                                  "route")
-    if rc != 0:
-        raise RuntimeError(f"planeconv_planes rejected the shapes (code {rc})")
+    ptr = lambda t, ty: _ptr(ffi, t, ty)  # noqa: E731
     if out_scale is None:
         out, outf = torch.empty(n, oh, ow, o, dtype=torch.int32), None
     else:
@@ -399,6 +489,37 @@ def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, ac
     if rc != 0:
         raise RuntimeError(f"planeconv_{'gemm' if kernel == 'vnni' else 'avx2_gemm'} rejected the shapes (code {rc})")
     return (out if outf is None else outf).permute(0, 3, 1, 2)
+
+
+def conv_onednn(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_scale: float | None = None,
+                scale: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The VNNI kernel's planes convolved by oneDNN's int8 convolution (needs onednn_available() and
+    prepared.onednn(stride)): on CPUs with AMX its tiles multiply 16x the bytes per instruction that vpdpbusd
+    does. oneDNN returns the int32 sums as float32 (exact: _onednn_exact), wconst added as its bias; the
+    box-summed pixel correction is added after. Returns the int32 accumulators or, with scale (the layer's
+    dequantization factor, a tensor), acc * scale (+ bias) computed as base.dequantize computes them; x is int8,
+    or float32 quantized in the planes pass with act_scale. [N, O, OH, OW], channels-last."""
+    packed = prepared.onednn(_pair(stride))
+    if packed is None:
+        raise ValueError("oneDNN's route cannot run these weights exactly (a sum could reach 2^24)")
+    qw, ones, zeros, wconst, kc = packed
+    o, _, kh, kw = prepared.shape
+    n, _, h, w_ = x.shape
+    s, p = _pair(stride), _pair(padding)
+    oh, ow = (h + 2 * p[0] - kh) // s[0] + 1, (w_ + 2 * p[1] - kw) // s[1] + 1
+    hp, wp = h + 2 * p[0], w_ + 2 * p[1]
+    work, pix = _planes(x, prepared.dec, kc, kh, kw, s, p, act_scale, 128)
+    qx = work[:n * hp * wp * kc].view(torch.uint8).view(n, hp, wp, kc).permute(0, 3, 1, 2)
+    out = torch.ops.onednn.qconv2d_pointwise(qx, 1.0, 0, qw, ones, zeros, wconst, list(s), [0, 0], [1, 1], 1,
+                                             1.0, 0, torch.float32, "none", [], "")
+    if pix is not None:
+        out.add_(_box_sum(pix, kh, kw, s, oh, ow).view(n, 1, oh, ow))
+    if scale is None:
+        return out.to(torch.int32)
+    out.mul_(scale.to(torch.float32))
+    if bias is not None:
+        out.add_(bias.detach().to(torch.float32).view(1, -1, 1, 1))
+    return out
 
 
 _TILE = 8  # PC_R in csrc/planeconv.c
@@ -429,10 +550,22 @@ def _windows(t: torch.Tensor, kh: int, kw: int, s, oh: int, ow: int) -> torch.Te
     return t.as_strided((n, oh, ow, kh, kw, *rest), (st[0], s[0] * st[1], s[1] * st[2], st[1], st[2], *st[3:]))
 
 
-def _box_sum(corr: torch.Tensor, kh: int, kw: int, s, oh: int, ow: int) -> torch.Tensor:
+def _box_sum(corr: torch.Tensor, kh: int, kw: int, s, oh: int, ow: int, separable: bool = True) -> torch.Tensor:
     """Sum of the per-pixel correction [N, HP, WP] (padded) over each receptive field: int32 [N*OH*OW], in
-    integers (a float convolution is exact only without TF32 and Winograd, which a GPU may use)."""
-    return _windows(corr.contiguous(), kh, kw, s, oh, ow).sum(dim=(3, 4), dtype=torch.int32).reshape(-1)
+    integers (a float convolution is exact only without TF32 and Winograd, which a GPU may use). separable: as
+    KW - 1 + KH - 1 adds of strided slices (the CPU routes: one sum over the [N, OH, OW, KH, KW] window view
+    took 20x as long there, ResNet stage shapes, one thread, and was 12 % of an approx ResNet-20 evaluation
+    through oneDNN's route); else that one sum (the torch-ops route, written for GPUs: one kernel launch)."""
+    c = corr.contiguous()
+    if not separable:
+        return _windows(c, kh, kw, s, oh, ow).sum(dim=(3, 4), dtype=torch.int32).reshape(-1)
+    rows = c[:, :, 0:(ow - 1) * s[1] + 1:s[1]]
+    for j in range(1, kw):
+        rows = rows + c[:, :, j:j + (ow - 1) * s[1] + 1:s[1]]
+    out = rows[:, 0:(oh - 1) * s[0] + 1:s[0]]
+    for i in range(1, kh):
+        out = out + rows[:, i:i + (oh - 1) * s[0] + 1:s[0]]
+    return out.reshape(-1)
 
 
 def _operands_torch(x: torch.Tensor, dec: Decomposition, kh: int, kw: int, s, p, oh: int, ow: int):
@@ -452,7 +585,8 @@ def _operands_torch(x: torch.Tensor, dec: Decomposition, kh: int, kw: int, s, p,
     box = None
     if g > 1 and dec.int8:  # (an exact table has one plane)
         # (x != 0) - sum_i b_i, the -128 offsets' correction: the planes after x, summed
-        box = _box_sum(planes[:, :, :, 1:, :].sum(dim=(3, 4), dtype=torch.int32), kh, kw, s, oh, ow)
+        box = _box_sum(planes[:, :, :, 1:, :].sum(dim=(3, 4), dtype=torch.int32), kh, kw, s, oh, ow,
+                       separable=False)
     return a, box
 
 
@@ -526,7 +660,7 @@ def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch._int_mm(a, b)
 
 
-_ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "avx2" | "int_mm" | "float": the fastest CPU route, timed once per process
+_ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "avx2" | "onednn" | "int_mm" | "float": the fastest CPU route, timed once per process
 _SLOW: set = set()   # (route, layer shape) far slower than the fastest there: not timed again for that shape
 SLOW_FACTOR = 2.0
 
@@ -549,7 +683,7 @@ def cpu_route(key: tuple, routes: dict) -> str:
     kernel. A route that took over SLOW_FACTOR x the fastest for a layer shape (key[:5]) is not timed again for
     that shape at other levels (the key also holds the number of planes: a search that draws levels per layer
     met ~30 keys per ResNet-32, and timing torch._int_mm for each cost 28 % of its evaluations).
-    AXX_FAST_ROUTE=vnni|avx2|int_mm|float fixes the choice where that route can run."""
+    AXX_FAST_ROUTE=vnni|avx2|onednn|int_mm|float fixes the choice where that route can run."""
     forced = os.environ.get("AXX_FAST_ROUTE")
     if forced in routes:
         return forced
@@ -580,7 +714,7 @@ def cpu_route(key: tuple, routes: dict) -> str:
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0,
          prepared: PreparedWeights | None = None, route: str | None = None,
          nonneg: bool | None = None) -> torch.Tensor:
-    """route: None picks per shape (cpu_route); 'vnni', 'int_mm' or 'float' forces one (an error where it
+    """route: None picks per shape (cpu_route); 'vnni', 'avx2', 'onednn', 'int_mm' or 'float' forces one (an error where it
     cannot run: 'vnni' without the instructions, 'float' where a sum could reach 2^24). nonneg: True when the
     caller knows every x >= 0 (spares a pass over x and, on a GPU, a wait for it); None: looked at."""
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding, contiguous=False)
@@ -652,6 +786,8 @@ def cpu_routes(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: in
         routes["vnni"] = lambda: conv_vnni(x, prepared, s, p)
     elif (dec.int8 or dec.exact) and nonneg and avx2_available():
         routes["avx2"] = lambda: conv_avx2(x, prepared, s, p)
+    if (dec.int8 or dec.exact) and onednn_available() and prepared.onednn(s) is not None:
+        routes["onednn"] = lambda: conv_onednn(x, prepared, s, p)
     if float_route_ok() and prepared.float_weights() is not None:
         routes["float"] = lambda: _conv_float32(x, prepared, s, p)
     routes["int_mm"] = lambda: _conv_int_mm(x, prepared, s, p, oh, ow)  # last: the slowest where int8 is slow
@@ -675,8 +811,9 @@ def _conv_int_mm(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: 
 
 @register
 class FastEngine(Engine):
-    """The exact decomposition (tables that decompose only); on the CPU the VNNI kernel, im2col +
-    torch._int_mm or one float32 convolution of the planes, whichever is fastest for the shape
+    """The exact decomposition (tables that decompose only); on the CPU the VNNI or AVX2 kernel, oneDNN's int8
+    convolution of the planes, im2col + torch._int_mm or one float32 convolution of the planes, whichever is
+    fastest for the shape
     (cpu_route); on a GPU im2col + torch._int_mm."""
     name = "fast"
 
@@ -701,16 +838,22 @@ class FastEngine(Engine):
         scales = layer_scales(prepared, act_amax, w_scale, x)
         forced = os.environ.get("AXX_FAST_ROUTE")
         if not (x.device.type == "cpu" and x.dtype == torch.float32) or forced in ("int_mm", "float") \
-                or not (vnni_available() or avx2_available() and forced in (None, "avx2")):
+                or not (vnni_available() or onednn_available() or avx2_available() and forced in (None, "avx2")):
             return self._library(x, scales, w, lut, stride, padding, bias, prepared)
         prepared = prepared.for_input(x)  # x >= 0 quantizes to x >= 0: the same planes apply
         dec = prepared.dec
         shape = (tuple(x.shape), prepared.shape)
+        s = _pair(stride)
         # the AVX2 kernel is tried on the quantized activations (its planes pass checks them for free; a
         # look at the float ones first cost 5 % of a search's evaluations); a layer found signed (a
         # network's first) goes the library route from then on
         kernel = None if not (dec.int8 or dec.exact) else conv_vnni if vnni_available() else \
-            conv_avx2 if (dec.nonneg or shape not in _SIGNED) else None
+            conv_avx2 if avx2_available() and (dec.nonneg or shape not in _SIGNED) else None
+
+        def library():
+            return self._library(x, scales, w, lut, stride, padding, bias, prepared)
+
+        routes = {}
         if kernel is not None:
             def fused():
                 try:
@@ -718,15 +861,16 @@ class FastEngine(Engine):
                 except NegativeActivations:
                     _SIGNED.add(shape)
                     return library()
-
-            def library():
-                return self._library(x, scales, w, lut, stride, padding, bias, prepared)
-
-            name = "vnni" if kernel is conv_vnni else "avx2"
-            key = ("float", tuple(x.shape), prepared.shape, _pair(stride), _pair(padding), dec.planes, dec.nonneg,
-                   dec.int8, name)
-            return fused() if cpu_route(key, {name: fused, "library": library}) == name else library()
-        return self._library(x, scales, w, lut, stride, padding, bias, prepared)
+            routes["vnni" if kernel is conv_vnni else "avx2"] = fused
+        if (dec.int8 or dec.exact) and onednn_available() and prepared.onednn(s) is not None:
+            routes["onednn"] = lambda: conv_onednn(x, prepared, stride, padding, act_scale=scales[2],
+                                                   scale=scales[1], bias=bias)
+        if not routes:
+            return library()
+        routes["library"] = library
+        key = ("float", tuple(x.shape), prepared.shape, s, _pair(padding), dec.planes, dec.nonneg, dec.int8,
+               tuple(routes))
+        return routes[cpu_route(key, routes)]()
 
     @staticmethod
     def _library(x, scales, w, lut, stride, padding, bias, prepared):

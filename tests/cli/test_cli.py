@@ -82,11 +82,15 @@ def test_bench_smoke(tmp_path):
     r = json.loads(out.read_text())
     assert r["config"]["levels"] == [0, 50] and r["config"]["batch"] == 2 and r["code_version"]
     assert set(r["config"]["fast_cpu_route"].split(" / ")) <= {
-        "AVX-512 VNNI kernel", "AVX2 kernel", "im2col + torch._int_mm", "float32 convolution",
-        "quantize + conv + dequantize"}
+        "AVX-512 VNNI kernel", "AVX2 kernel", "oneDNN int8 convolution", "im2col + torch._int_mm",
+        "float32 convolution", "quantize + conv + dequantize"}
     assert len(r["layers"]) == 6 and all(row["fast"] > 0 and row["c"] > 0 and row["reference"] > 0 for row in r["layers"])
     assert [row["level"] for row in r["resnet"]] == [0, 50]
     from emulator.engines import fast
+    routes = {"vnni"} if fast.vnni_available() else {"avx2"} if fast.avx2_available() else set()
+    routes |= {"onednn"} if fast.onednn_available() else set()
+    assert all(set(row["fast_routes"]) == routes and all(v > 0 for v in row["fast_routes"].values())
+               for row in r["resnet"])  # each planes route timed alone
     if fast.vnni_available() or fast.avx2_available():  # the kernel beside its instruction's peak, measured in the run
         k = r["kernel"]
         assert k["kernel"] in ("vnni", "avx2") and k["peak_gmacs_per_s"] > 0 and len(k["rows"]) == 6

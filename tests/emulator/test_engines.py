@@ -20,17 +20,21 @@ def marlin():
 
 VNNI = fast.vnni_available()
 AVX2 = fast.avx2_available()
+ONEDNN = fast.onednn_available()
 
 
-@pytest.fixture(params=["vnni", "avx2", "int_mm", "float"])
+@pytest.fixture(params=["vnni", "avx2", "onednn", "int_mm", "float"])
 def fast_path(request, monkeypatch):
     """Run a test through each CPU route of the fast engine: the implicit-GEMM VNNI kernel
     (csrc/planeconv.c), the AVX2 one (csrc/planeconv_avx2.c: activations >= 0 only, the others take
-    another route), the portable im2col + torch._int_mm route and the float32 convolution."""
+    another route), oneDNN's int8 convolution of the VNNI kernel's planes (AMX where the CPU has it), the
+    portable im2col + torch._int_mm route and the float32 convolution."""
     if request.param == "vnni" and not VNNI:
         pytest.skip("this CPU has no AVX-512 VNNI")
     if request.param == "avx2" and not AVX2:
         pytest.skip("this CPU has no AVX2")
+    if request.param == "onednn" and not ONEDNN:
+        pytest.skip("oneDNN's int8 convolution is not exact here (no AVX-512 VNNI) or absent")
     monkeypatch.setattr(fast, "_VNNI", request.param == "vnni")
     monkeypatch.setenv("AXX_FAST_ROUTE", request.param)
     return request.param
@@ -80,6 +84,52 @@ def test_vnni_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, chann
         x = x.to(memory_format=torch.channels_last)
     lut = marlin.table(level)
     assert torch.equal(fast.conv(x, w, lut, s, p), get_engine("c").conv(x, w, lut, s, p))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 150),
+       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
+       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans(),
+       relu=st.booleans())
+def test_onednn_route_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last, relu):
+    """oneDNN's int8 convolution of the planes (its AMX or VNNI kernels block by 16/32/64 channels and by
+    tiles of pixels): channel counts that are not multiples of 4, many output channels, strides, padding,
+    channels-last and signed inputs; the planes' weights keep every sum below 2^24 here (|w| <= 20)."""
+    if not ONEDNN:
+        pytest.skip("oneDNN's int8 convolution is not exact here (no AVX-512 VNNI) or absent")
+    if h + 2 * p < k:
+        return
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0 if relu else -128, 128, (n, c, h, h + 3), dtype=torch.int8, generator=g)
+    w = torch.randint(-20, 21, (o, c, k, k), dtype=torch.int8, generator=g)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    lut = marlin.table(level)
+    assert torch.equal(fast.conv(x, w, lut, s, p, route="onednn"), get_engine("c").conv(x, w, lut, s, p))
+
+
+def test_onednn_route_only_where_float32_is_exact(marlin):
+    """oneDNN hands its int32 sums over as float32: the route is offered only while every sum, with the x plane
+    at x + 128 = 255 and the bias and pixel corrections added, stays below 2^24 (full-scale weights over 64
+    channels of 3x3 taps cannot; the automatic choice is then still exact, through another route)."""
+    if not ONEDNN:
+        pytest.skip("oneDNN's int8 convolution is not exact here (no AVX-512 VNNI) or absent")
+    lut = marlin.table(200)
+    dec = fast.decomposition_for(lut)
+    small = torch.randint(-20, 21, (4, 64, 3, 3), dtype=torch.int8, generator=torch.Generator().manual_seed(3))
+    assert fast.prepare(small, dec).onednn((1, 1)) is not None
+    big = torch.full((2, 64, 3, 3), -128, dtype=torch.int8)
+    assert fast.prepare(big, dec).onednn((1, 1)) is None
+    x = torch.full((1, 64, 4, 4), -128, dtype=torch.int8)
+    with pytest.raises(ValueError, match="route 'onednn' cannot run this convolution here"):
+        fast.conv(x, big, lut, 1, 1, route="onednn")
+    assert torch.equal(fast.conv(x, big, lut, 1, 1), get_engine("reference").conv(x, big, lut, 1, 1))
+    # at the bound's edge: every x plane byte 255 against -128, the largest sum the route takes, exactly
+    edge = torch.full((3, 32, 3, 3), -128, dtype=torch.int8)
+    xe = torch.full((1, 32, 5, 5), 127, dtype=torch.int8)
+    assert fast.prepare(edge, fast.decomposition_for(marlin.table(0))).onednn((1, 1)) is not None
+    assert torch.equal(fast.conv(xe, edge, marlin.table(0), 1, 0, route="onednn"),
+                       get_engine("reference").conv(xe, edge, marlin.table(0), 1, 0))
 
 
 @settings(max_examples=25, deadline=None)
@@ -445,6 +495,7 @@ def test_cpu_route_is_the_fastest_one_timed_once_per_shape(marlin, monkeypatch):
     import time as _time
     monkeypatch.delenv("AXX_FAST_ROUTE")
     monkeypatch.setattr(fast, "_VNNI", True)
+    monkeypatch.setattr(fast, "_ONEDNN", False)  # three routes here (oneDNN's, where it runs, is timed as they are)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 128, (2, 8, 6, 6), dtype=torch.int8, generator=g)
     w = torch.randint(-128, 128, (4, 8, 3, 3), dtype=torch.int8, generator=g)

@@ -89,7 +89,7 @@ def _want(conv, x, level):
     return acc.float() * (sx * sw) + conv.bias.detach().view(1, -1, 1, 1)
 
 
-@pytest.mark.parametrize("route", ["int_mm", "float", None])
+@pytest.mark.parametrize("route", ["int_mm", "float", "onednn", None])
 def test_a_layer_recalibrated_or_retrained_in_place_uses_its_new_scales(route, monkeypatch):
     """The fast engine keeps a layer's scales between calls and the layer checks its calibration once: both
     follow in-place writes (a recalibration's fill_, an optimizer's step, a zeroed scale), on every route."""
@@ -108,7 +108,7 @@ def test_a_layer_recalibrated_or_retrained_in_place_uses_its_new_scales(route, m
             conv(x)
 
 
-@pytest.mark.parametrize("route", ["int_mm", "float", None])
+@pytest.mark.parametrize("route", ["int_mm", "float", "onednn", None])
 def test_nan_and_inf_activations_refused_on_every_route(route, monkeypatch):
     if route:
         monkeypatch.setenv("AXX_FAST_ROUTE", route)
@@ -137,14 +137,16 @@ def test_engine_override_is_bit_identical():
     assert get_levels(m) == [0, 5, 50, 100, 127, 200, 255]
 
 
-@pytest.mark.parametrize("kernel", ["vnni", "avx2"])
+@pytest.mark.parametrize("kernel", ["vnni", "avx2", "onednn"])
 def test_fused_planes_route_equals_portable_route(monkeypatch, kernel):
-    """With a planes kernel (AVX-512 VNNI; AVX2 for activations >= 0) quantization, LUT convolution and
-    dequantization run fused in C; the outputs (and the straight-through gradients) equal the library route
-    bit for bit, for any input layout."""
+    """With a planes kernel (AVX-512 VNNI; AVX2 for activations >= 0; oneDNN's int8 convolution of the VNNI
+    planes) quantization runs in the planes pass and dequantization after the convolution (fused in C for the
+    first two); the outputs (and the straight-through gradients) equal the library route bit for bit, for any
+    input layout."""
     from emulator.engines import fast
-    if not (fast.vnni_available() if kernel == "vnni" else fast.avx2_available()):
-        pytest.skip(f"this CPU has no {'AVX-512 VNNI' if kernel == 'vnni' else 'AVX2'}")
+    available = {"vnni": fast.vnni_available, "avx2": fast.avx2_available, "onednn": fast.onednn_available}
+    if not available[kernel]():
+        pytest.skip(f"this CPU cannot run the {kernel} route")
     torch.manual_seed(2)
     x = torch.rand(3, 3, 32, 32)
     m = resnet(8, "approx").eval()
@@ -157,6 +159,7 @@ def test_fused_planes_route_equals_portable_route(monkeypatch, kernel):
     for vnni in (True, False):  # the kernel fused, or the library route
         monkeypatch.setattr(fast, "_VNNI", vnni and kernel == "vnni")
         monkeypatch.setattr(fast, "_AVX2", vnni and kernel == "avx2")
+        monkeypatch.setattr(fast, "_ONEDNN", vnni and kernel == "onednn")
         monkeypatch.setenv("AXX_FAST_ROUTE", kernel if vnni else "float")
         xg = x.clone().requires_grad_(True)
         y = m(xg)
