@@ -175,6 +175,29 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
     return bad ? -5 : 0;
 }
 
+/* The epilogue of oneDNN's route (engines/fast.py, conv_onednn), one pass over its channels-last float32 output
+ * [P pixels][O]: out = (out + box[p]) * fscale (+ bias[o]), each operation rounded as torch's add_, mul_ and add_
+ * round it (built with -ffp-contract=off: no fused multiply-add). out + box is an integer below 2^24: exact. Three
+ * torch passes over the output cost ~3x this one. */
+int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, long P, int O, int nthreads)
+{
+    if (P < 0 || O <= 0)
+        return -1;
+#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
+    for (long p = 0; p < P; p++) {
+        float *o = out + p * O;
+        const float b = box ? (float)box[p] : 0.f;
+        if (bias) {
+            for (int c = 0; c < O; c++)
+                o[c] = (o[c] + b) * fscale + bias[c];
+        } else {
+            for (int c = 0; c < O; c++)
+                o[c] = (o[c] + b) * fscale;
+        }
+    }
+    return 0;
+}
+
 #ifdef AXX_X86
 /* One register tile: PC_R pixels of one output row x 16*OBN output channels. p0 points at the
  * tile's first pixel (tap 0,0) in the plane buffer; pixel r is at p0 + r * step. */
