@@ -112,8 +112,8 @@ def _forced_routes() -> list[str]:
     """The planes routes this CPU can run, each timed alone in the ResNet rows (the automatic choice picks one
     per layer shape): the VNNI or AVX2 kernel, and oneDNN's int8 convolution (AMX where the CPU has it)."""
     from .engines import fast
-    return [r for r, ok in (("vnni", fast.vnni_available()), ("avx2", fast.avx2_available() and not fast.vnni_available()),
-                            ("onednn", fast.onednn_available())) if ok]
+    kernel = "vnni" if fast.vnni_available() else "avx2" if fast.avx2_available() else None
+    return [r for r in (kernel, "onednn" if fast.onednn_available() else None) if r]
 
 
 @contextlib.contextmanager
@@ -232,7 +232,8 @@ def run(levels=(0, 8, 50, 100, 255), batch: int = 100, ref_batch: int = 4, repea
     log("whole network:")
     net, thr = bench_resnet(levels, batch, repeats, log=log)
     names = {"vnni": "AVX-512 VNNI kernel", "avx2": "AVX2 kernel", "onednn": "oneDNN int8 convolution",
-             "int_mm": "im2col + torch._int_mm", "float": "float32 convolution", "library": "quantize + conv + dequantize"}
+             "int_mm": "im2col + torch._int_mm", "float": "float32 convolution",
+             "library": "quantize + conv + dequantize"}
     chosen = sorted({names.get(r, r) for r in fast._ROUTES.values()})
     route = " / ".join(chosen) if chosen else offered[0]
     log(f"fast engine's CPU routes chosen: {route}")

@@ -314,8 +314,7 @@ def _onednn_exact(w: torch.Tensor, dec: Decomposition, rows: torch.Tensor) -> bo
     bound: the x plane holds x + 128 <= 255, the other planes 0 or 1."""
     o, c, kh, kw = w.shape
     r = rows.to(torch.int64).abs()
-    c_x = c  # the x plane's channels come first in each tap's row
-    dot = 255 * r[:, :, :c_x].sum(dim=(1, 2)) + r[:, :, c_x:].sum(dim=(1, 2))
+    dot = 255 * r[:, :, :c].sum(dim=(1, 2)) + r[:, :, c:].sum(dim=(1, 2))  # each tap's row: the x plane first
     planes = -1 if dec.exact else dec.planes
     box = 0 if planes < 0 else kh * kw * c * max(128, 127 * planes)
     return bool((dot + 128 * w.to(torch.int64).abs().sum(dim=(1, 2, 3)) + box).max() < 2 ** 24)
@@ -420,7 +419,7 @@ def conv_avx2(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_s
     return _conv_planes(x, prepared, stride, padding, act_scale, out_scale, bias, "avx2")
 
 
-def _planes(x: torch.Tensor, dec: Decomposition, kc: int, kh: int, kw: int, s, p, act_scale,
+def _planes(x: torch.Tensor, dec: Decomposition, kc: int, s, p, act_scale,
             xoff: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """csrc/planeconv.c's planes pass: (work, uint8 [N, HP, WP, KC] in this thread's workspace, with room
     for the kernels' tile overrun; pix, int32 [N, HP, WP], or None for an exact table). x is int8, or
@@ -467,7 +466,7 @@ def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, ac
     s, p = _pair(stride), _pair(padding)
     oh, ow = (h + 2 * p[0] - kh) // s[0] + 1, (w_ + 2 * p[1] - kw) // s[1] + 1
     hp, wp = h + 2 * p[0], w_ + 2 * p[1]
-    work, pix = _planes(x, prepared.dec, kc, kh, kw, s, p, act_scale, 128 if kernel == "vnni" else 0)
+    work, pix = _planes(x, prepared.dec, kc, s, p, act_scale, 128 if kernel == "vnni" else 0)
     ffi, nt = lib.ffi, torch.get_num_threads()
     ptr = lambda t, ty: _ptr(ffi, t, ty)  # noqa: E731
     if out_scale is None:
@@ -508,7 +507,7 @@ def conv_onednn(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act
     s, p = _pair(stride), _pair(padding)
     oh, ow = (h + 2 * p[0] - kh) // s[0] + 1, (w_ + 2 * p[1] - kw) // s[1] + 1
     hp, wp = h + 2 * p[0], w_ + 2 * p[1]
-    work, pix = _planes(x, prepared.dec, kc, kh, kw, s, p, act_scale, 128)
+    work, pix = _planes(x, prepared.dec, kc, s, p, act_scale, 128)
     qx = work[:n * hp * wp * kc].view(torch.uint8).view(n, hp, wp, kc).permute(0, 3, 1, 2)
     out = torch.ops.onednn.qconv2d_pointwise(qx, 1.0, 0, qw, ones, zeros, wconst, list(s), [0, 0], [1, 1], 1,
                                              1.0, 0, torch.float32, "none", [], "")
@@ -670,7 +669,8 @@ def _mm_int8(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch._int_mm(a, b)
 
 
-_ROUTES: dict = {}  # (kind, shapes) -> "vnni" | "avx2" | "onednn" | "int_mm" | "float": the fastest CPU route, timed once per process
+# (kind, shapes) -> "vnni" | "avx2" | "onednn" | "int_mm" | "float": the fastest CPU route, timed once per process
+_ROUTES: dict = {}
 _SLOW: set = set()   # (route, layer shape) far slower than the fastest there: not timed again for that shape
 SLOW_FACTOR = 2.0
 
@@ -724,8 +724,9 @@ def cpu_route(key: tuple, routes: dict) -> str:
 def conv(x: torch.Tensor, w: torch.Tensor, lut: torch.Tensor, stride=1, padding=0,
          prepared: PreparedWeights | None = None, route: str | None = None,
          nonneg: bool | None = None) -> torch.Tensor:
-    """route: None picks per shape (cpu_route); 'vnni', 'avx2', 'onednn', 'int_mm' or 'float' forces one (an error where it
-    cannot run: 'vnni' without the instructions, 'float' where a sum could reach 2^24). nonneg: True when the
+    """route: None picks per shape (cpu_route); 'vnni', 'avx2', 'onednn', 'int_mm' or 'float' forces one (an
+    error where it cannot run: 'vnni' without the instructions, 'float' or 'onednn' where a sum could reach
+    2^24). nonneg: True when the
     caller knows every x >= 0 (spares a pass over x and, on a GPU, a wait for it); None: looked at."""
     x, w, lut, s, p, (oh, ow) = check_inputs(x, w, lut, stride, padding, contiguous=False)
     w = w.contiguous()
@@ -823,8 +824,7 @@ def _conv_int_mm(x: torch.Tensor, prepared: PreparedWeights, s, p, oh: int, ow: 
 class FastEngine(Engine):
     """The exact decomposition (tables that decompose only); on the CPU the VNNI or AVX2 kernel, oneDNN's int8
     convolution of the planes, im2col + torch._int_mm or one float32 convolution of the planes, whichever is
-    fastest for the shape
-    (cpu_route); on a GPU im2col + torch._int_mm."""
+    fastest for the shape (cpu_route); on a GPU im2col + torch._int_mm."""
     name = "fast"
 
     def conv(self, x, w, lut, stride=1, padding=0, prepared=None):
