@@ -65,10 +65,15 @@ def test_engines_match_reference(marlin, n, c, h, wd, o, k, s, p, level, seed, r
             fast._VNNI = True
 
 
+# the planes kernels' blocking edges: channel counts that are not multiples of 4 or 8, rows that are not a
+# multiple of a pixel tile, strides, padding, kernel sizes, channels-last inputs
+WIDE = dict(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), k=st.sampled_from([1, 3, 5]),
+            s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2), level=st.integers(0, 255),
+            seed=st.integers(0, 2**31 - 1), channels_last=st.booleans())
+
+
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 150),
-       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
-       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans())
+@given(o=st.integers(1, 150), **WIDE)
 def test_vnni_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last):
     """The VNNI kernel's blocking edges: channel counts that are not multiples of 4 or 8 (plane
     padding), output channels over several 16/32/64 groups and partial groups, rows that are not a
@@ -87,10 +92,7 @@ def test_vnni_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, chann
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 150),
-       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
-       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans(),
-       relu=st.booleans())
+@given(o=st.integers(1, 150), relu=st.booleans(), **WIDE)
 def test_onednn_route_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last, relu):
     """oneDNN's int8 convolution of the planes (its AMX or VNNI kernels block by 16/32/64 channels and by
     tiles of pixels): channel counts that are not multiples of 4, many output channels, strides, padding,
@@ -133,10 +135,7 @@ def test_onednn_route_only_where_float32_is_exact(marlin):
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 2), c=st.integers(1, 70), h=st.integers(1, 19), o=st.integers(1, 40),
-       k=st.sampled_from([1, 3, 5]), s=st.sampled_from([1, 2, 3]), p=st.integers(0, 2),
-       level=st.integers(0, 255), seed=st.integers(0, 2**31 - 1), channels_last=st.booleans(),
-       extreme=st.booleans())
+@given(o=st.integers(1, 40), extreme=st.booleans(), **WIDE)
 def test_avx2_kernel_wide_shapes(marlin, n, c, h, o, k, s, p, level, seed, channels_last, extreme):
     """The AVX2 kernel (also where VNNI would be chosen): channel counts that are not multiples of 4 (x-plane
     quads holding bit-plane bytes), output channels over several 8-channel groups and a partial one, rows that
