@@ -82,7 +82,7 @@ def bench_kernel(levels, batch: int, repeats: int, log=print) -> dict | None:
     from .engines.decomposition import decompose
     from .lut import load_scheme
 
-    kind = "vnni" if fast.vnni_available() else "avx2" if fast.avx2_available() else None
+    kind = _planes_kernel()
     if kind is None:
         log("  no planes kernel on this CPU (neither AVX-512 VNNI nor AVX2)")
         return None
@@ -112,8 +112,13 @@ def _forced_routes() -> list[str]:
     """The planes routes this CPU can run, each timed alone in the ResNet rows (the automatic choice picks one
     per layer shape): the VNNI or AVX2 kernel, and oneDNN's int8 convolution (AMX where the CPU has it)."""
     from .engines import fast
-    kernel = "vnni" if fast.vnni_available() else "avx2" if fast.avx2_available() else None
-    return [r for r in (kernel, "onednn" if fast.onednn_available() else None) if r]
+    return [r for r in (_planes_kernel(), "onednn" if fast.onednn_available() else None) if r]
+
+
+def _planes_kernel() -> str | None:
+    """The implicit-GEMM planes kernel this CPU runs: 'vnni', 'avx2' or None."""
+    from .engines import fast
+    return "vnni" if fast.vnni_available() else "avx2" if fast.avx2_available() else None
 
 
 @contextlib.contextmanager
