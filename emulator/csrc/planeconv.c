@@ -45,6 +45,14 @@ int planeconv_supported(void)
 #endif
 }
 
+/* quant.to_int8 of one activation: clamp(rint(xf * scale), -128, 127) as its byte pattern. One
+ * definition for the row loop (which the compiler vectorises with it inlined) and the strided one. */
+static inline uint8_t quant_byte(float xv, float scale)
+{
+    const float r = rintf(xv * scale);
+    return (uint8_t)(int8_t)(int)(r < -128.f ? -128.f : (r > 127.f ? 127.f : r));
+}
+
 /* Planes of an int8 activation tensor with arbitrary strides (NCHW or channels-last), into
  * work: uint8 [N][H + 2PH][W + 2PW][KC] and, when P >= 0, pix: int32 [N][H + 2PH][W + 2PW].
  * The x plane holds x + XOFF: XOFF = 128 for the VNNI kernel; 0 for the AVX2 one, which takes
@@ -85,8 +93,7 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                         for (long k = 0; k < (long)W * C; k++) {
                             const float xv = xs[k];
                             nf |= !isfinite(xv);  /* as to_int8: a finite x whose product overflows clamps */
-                            const float r = rintf(xv * scale);
-                            v[k] = (uint8_t)(int8_t)(int)(r < -128.f ? -128.f : (r > 127.f ? 127.f : r));
+                            v[k] = quant_byte(xv, scale);
                         }
                         bad |= nf;
                     } else {
@@ -97,8 +104,7 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                                 for (int c = 0; c < C; c++) {
                                     const float xv = xf[base + c * sc];
                                     bad |= !isfinite(xv);
-                                    const float r = rintf(xv * scale);
-                                    vp[c] = (uint8_t)(int8_t)(r < -128.f ? -128 : (r > 127.f ? 127 : (int)r));
+                                    vp[c] = quant_byte(xv, scale);
                                 }
                             } else if (sc == 1) {
                                 memcpy(vp, x + base, (size_t)C);
