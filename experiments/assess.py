@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,19 +97,90 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
             w.writerow({k: r.get(k, "") for k in COLUMNS})
 
 
+class LevelAssessor:
+    """One assessment's row per level: the victim (calibrated once) at that level on the test images and the
+    transfer set. Built in the assessing process, or in each worker process from what `spec` names."""
+
+    def __init__(self, model: torch.nn.Module, scheme: str, x: torch.Tensor, y: torch.Tensor, adv: torch.Tensor,
+                 labels: torch.Tensor, adaptive_images: int, eps: float, metrics: dict, cost: dict):
+        from .energy import power_per_level
+        self.model, self.scheme, self.x, self.y, self.adv, self.labels = model, scheme, x, y, adv, labels
+        self.na, self.eps, self.metrics, self.cost = adaptive_images, eps, metrics, cost
+        self.marlin = power_per_level() if scheme == "marlin" else None
+        self.xf = to_float(x[:adaptive_images])
+
+    @exact_fp32()
+    def row(self, lv: int) -> dict:
+        m, na = self.model, self.na
+        m.set_levels(lv)
+        torch.manual_seed(0)
+        adapt = generate(m, self.xf, self.y[:na], "pgd", progress=False, eps=self.eps) if na else None
+        return {"scheme": self.scheme, "level": lv, "std_acc": evaluate(m, self.x, self.y),
+                "transfer_adv_acc": evaluate(m, self.adv, self.labels),
+                "adaptive_adv_acc": evaluate(m, adapt, self.y[:na]) if na else "",
+                **{k: self.metrics[lv][k] for k in ("mred", "mae", "error_rate", "wce")},
+                "power_proxy": self.cost[lv]["power_proxy"], "area_proxy": self.cost[lv]["area_proxy"],
+                "marlin_power_mw": float(self.marlin[lv]) if self.marlin is not None else "",
+                "n_images": len(self.labels), "adaptive_images": na}
+
+
+_WORKER: LevelAssessor | None = None
+
+
+def _start_worker(spec: dict, threads: int) -> None:
+    """A worker process's LevelAssessor: the victim from its checkpoint with the assessing process's
+    calibrated state (no second calibration), the data and the transfer set read here."""
+    global _WORKER
+    from emulator.configure import set_scheme
+
+    from .advsets import load_advset
+    from .checkpoints import load_model
+    torch.set_num_threads(threads)
+    model = load_model(spec["victim"], "approx")
+    model.load_state_dict(spec["state"])
+    model.eval()
+    set_scheme(model, spec["scheme"])
+    adv, labels, _ = load_advset(spec["transfer"])
+    x, y = load_cifar10("test", spec["data_dir"], limit=len(labels))
+    _WORKER = LevelAssessor(model, spec["scheme"], x, y, adv, labels, spec["na"], spec["eps"], spec["metrics"],
+                            spec["cost"])
+
+
+def _worker_row(lv: int) -> dict:
+    return _WORKER.row(lv)
+
+
+def default_workers(levels: int, device: torch.device) -> int:
+    """Levels are independent: on a CPU, one process per core (each one thread), as many as there are levels;
+    on a GPU one (its kernels are the parallelism)."""
+    if device.type != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, levels))
+
+
+def _rows_in_workers(spec: dict, todo: list[int], workers: int):
+    """Each level's row from a pool of `workers` spawned processes, as they finish (a killed pool loses only
+    the levels in progress)."""
+    import multiprocessing as mp
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with mp.get_context("spawn").Pool(workers, initializer=_start_worker,
+                                      initargs=(spec, max(1, cores // workers))) as pool:
+        yield from pool.imap_unordered(_worker_row, todo)
+
+
 @exact_fp32()
 def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str | list[int] | None = None,
            n_images: int | None = 1000, adaptive_images: int | None = 200, eps: str = "8/255",
            data_dir: str | None = None, calib_images: int = 5000, lut_root: Path | None = None,
-           progress: bool = True, log=print, device: str = "auto") -> Path:
+           progress: bool = True, log=print, device: str = "auto", workers: int | None = None) -> Path:
     """Assess `scheme` on `victim` (any of our checkpoints, run as approx at each level) under PGD from
     `source` (the matching float model); writes OUT/assess.csv (+ .json) and figures; resumable. `device` (auto:
-    a CUDA GPU when torch sees one) is where it computes, no part of the assessment's identity."""
+    a CUDA GPU when torch sees one) is where it computes, `workers` how many processes assess levels side by
+    side (None: default_workers); neither is part of the assessment's identity."""
     from tqdm import tqdm
 
     from emulator.configure import set_scheme
-
-    from .energy import power_per_level
 
     metrics, cost = scheme_tables(scheme, lut_root)
     chosen = levels if isinstance(levels, list) else parse_levels_arg(levels, metrics, cost)
@@ -116,6 +188,8 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
     if vmeta["arch"] != smeta["arch"]:
         raise ValueError(f"the transfer source {source} is {smeta['arch']} but the victim {victim} is "
                          f"{vmeta['arch']}: give the victim's matching float model")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     e = parse_eps(eps)
@@ -138,25 +212,25 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
         log(f"resuming {csv_path}: {len(done & set(chosen))} of {len(chosen)} levels done")
     model = prepare_model(victim, "approx", 0, data_dir, calib_images, device)
     set_scheme(model, scheme)
-    marlin = power_per_level() if scheme == "marlin" else None
     na = len(labels) if adaptive_images is None else min(adaptive_images, len(labels))  # 0: no adaptive attack
-    xf = to_float(x)
-    for lv in tqdm(todo, desc=f"assess {scheme}", unit="level", disable=None if progress else True):
-        model.set_levels(lv)
-        torch.manual_seed(0)
-        adapt = generate(model, xf[:na], y[:na], "pgd", progress=False, eps=e) if na else None
-        r = {"scheme": scheme, "level": lv, "std_acc": evaluate(model, x, y), "transfer_adv_acc": evaluate(model, adv, labels),
-             "adaptive_adv_acc": evaluate(model, adapt, y[:na]) if na else "",
-             **{k: metrics[lv][k] for k in ("mred", "mae", "error_rate", "wce")},
-             "power_proxy": cost[lv]["power_proxy"], "area_proxy": cost[lv]["area_proxy"],
-             "marlin_power_mw": float(marlin[lv]) if marlin is not None else "", "n_images": len(labels),
-             "adaptive_images": na}
+    dev = next(model.parameters()).device
+    workers = min(workers or default_workers(len(todo), dev), max(1, len(todo)))
+    if workers > 1 and dev.type != "cpu":
+        raise ValueError("workers > 1 assess levels in CPU processes side by side; on a GPU use one")
+    if workers > 1:
+        spec = {"victim": str(victim), "state": {k: v.cpu() for k, v in model.state_dict().items()},
+                "scheme": scheme, "transfer": str(out / "pgd_transfer.pt"), "data_dir": data_dir, "na": na, "eps": e,
+                "metrics": {lv: metrics[lv] for lv in todo}, "cost": {lv: cost[lv] for lv in todo}}
+        results = _rows_in_workers(spec, todo, workers)
+    else:
+        one = LevelAssessor(model, scheme, x, y, adv, labels, na, e, metrics, cost)
+        results = (one.row(lv) for lv in todo)
+    from .provenance import write_sidecar
+    for r in tqdm(results, total=len(todo), desc=f"assess {scheme}", unit="level", disable=None if progress else True):
         rows.append(r)
         _write_rows(csv_path, rows)
-        from .provenance import write_sidecar
         write_sidecar(csv_path, {"config": config, "complete": False, "levels": sorted(int(r["level"]) for r in rows),
                                  "transfer_source_accuracy": transfer.get("metrics")})
-    from .provenance import write_sidecar
     write_sidecar(csv_path, {"config": config, "complete": True, "levels": sorted(int(r["level"]) for r in rows),
                              "transfer_source_accuracy": transfer.get("metrics")})
     plot_assessment({scheme: _read_rows(csv_path)}, out / "assess.png")
@@ -213,4 +287,4 @@ def compare(schemes: list[str], out: str | Path) -> Path:
     return png
 
 
-__all__ = ["COLUMNS", "assess", "compare", "default_levels", "parse_levels_arg", "plot_assessment", "scheme_tables"]
+__all__ = ["COLUMNS", "LevelAssessor", "assess", "compare", "default_levels", "default_workers", "parse_levels_arg", "plot_assessment", "scheme_tables"]

@@ -51,6 +51,9 @@ def add(sub, schemes: str) -> None:
                    help="draw the assessments of these schemes (OUT/<scheme>/assess.csv) on the same axes instead")
     a.add_argument("--out", default="artifacts/assess", help="output folder (default artifacts/assess; each scheme "
                                                              "in OUT/<scheme>/)")
+    a.add_argument("--workers", type=int, help="processes that assess levels side by side (default: on a CPU one per "
+                                               "core, each one thread; on a GPU one); not part of the results' "
+                                               "identity")
     add_calib_images(a, "for the victim's static activation scales")
     add_device(a, "no part of the assessment's identity (a killed run may continue on another device)")
     add_data(a)
@@ -88,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{source}: the zoo has no float model of the victim's architecture; name one with --source")
     if args.n_images < 0 or args.adaptive_images < 0:
         raise ValueError("--n-images and --adaptive-images must be >= 0")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be >= 1")
     assess(args.scheme, victim, source, Path(args.out) / args.scheme, args.levels, args.n_images or None,
-           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet, device=args.device)
+           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet, device=args.device,
+           workers=args.workers)
     return 0

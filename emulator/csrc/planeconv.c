@@ -55,14 +55,17 @@ static inline uint8_t quant_byte(float xv, float scale)
 
 /* Planes of an int8 activation tensor with arbitrary strides (NCHW or channels-last), into
  * work: uint8 [N][H + 2PH][W + 2PW][KC] and, when P >= 0, pix: int32 [N][H + 2PH][W + 2PW].
- * The x plane holds x + XOFF: XOFF = 128 for the VNNI kernel; 0 for the AVX2 one, which takes
- * activations >= 0 only (returns -5 when one is negative: its 16-bit pair sums could saturate).
+ * The x plane holds x + XOFF: XOFF = 128 for the VNNI kernel and oneDNN's route; 0 for the AVX2 one.
+ * With NONNEG set, a negative quantized activation returns -5: the AVX2 kernel takes activations >= 0 only
+ * (its 16-bit pair sums could saturate), and a decomposition without the sign's plane (P = 7 where the
+ * table needs 8) is right for them only; the check is free here, a look at the float activations first
+ * (amin) cost ~3 % of an evaluation.
  * When xf is not NULL the activations are float32 and are quantized here first, exactly as
  * quant.to_int8 does: q = clamp(rint(xf * scale), -128, 127) (rint rounds half to even, as
  * torch.round); returns -3 when an activation is NaN or inf. */
 int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
                      uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
-                     int XOFF, int nthreads)
+                     int XOFF, int NONNEG, int nthreads)
 {
     if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || PH < 0 || PW < 0 || P < -1 || P > 8 || (XOFF != 0 && XOFF != 128))
         return -1;
@@ -134,7 +137,7 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                     for (; c + 8 <= C; c += 8) {
                         uint64_t wv, o;
                         memcpy(&wv, vp + c, 8);
-                        if (!XOFF && (wv & (0x80ull * ones)))
+                        if (NONNEG && (wv & (0x80ull * ones)))
                             bad |= 4;
                         o = wv ^ xo;
                         memcpy(t + c, &o, 8);
@@ -153,7 +156,7 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
                         nb += __builtin_popcountll(wv & pm);
                     }
                     for (; c < C; c++) {
-                        if (!XOFF && (vp[c] & 0x80))
+                        if (NONNEG && (vp[c] & 0x80))
                             bad |= 4;
                         t[c] = vp[c] ^ (uint8_t)XOFF;
                         if (NP == 1)

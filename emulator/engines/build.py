@@ -64,7 +64,7 @@ int im2col_planes(const int8_t *x, int8_t *work, int8_t *a, int32_t *corr, int N
 int planeconv_supported(void);
 int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, long sc, long sh, long sw,
                      uint8_t *work, int32_t *pix, int N, int C, int H, int W, int PH, int PW, int P, int KC,
-                     int XOFF, int nthreads);
+                     int XOFF, int NONNEG, int nthreads);
 int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, const int32_t *wconst,
                    int32_t *out, float *outf, float fscale, const float *bias, int N, int HP, int WP, int KC, int O, int OBN, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);

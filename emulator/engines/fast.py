@@ -380,7 +380,7 @@ def vnni_available() -> bool:
 
 
 _AVX2: bool | None = None
-_SIGNED: set = set()  # (input shape, weight shape) of layers the AVX2 kernel found negative activations in
+_SIGNED: set = set()  # (input shape, weight shape) of layers whose planes pass found negative activations
 
 
 class NegativeActivations(ValueError):
@@ -423,7 +423,9 @@ def _planes(x: torch.Tensor, dec: Decomposition, kc: int, s, p, act_scale,
             xoff: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """csrc/planeconv.c's planes pass: (work, uint8 [N, HP, WP, KC] in this thread's workspace, with room
     for the kernels' tile overrun; pix, int32 [N, HP, WP], or None for an exact table). x is int8, or
-    float32 quantized in the same pass with act_scale (exactly as quant.to_int8)."""
+    float32 quantized in the same pass with act_scale (exactly as quant.to_int8). A negative quantized
+    activation raises NegativeActivations where the planes are right for activations >= 0 only: the AVX2
+    kernel's (xoff 0), a non-negative decomposition's (dec.nonneg: its sign plane dropped)."""
     lib = load()
     n, ch, h, w_ = x.shape
     hp, wp = h + 2 * p[0], w_ + 2 * p[1]
@@ -439,12 +441,12 @@ def _planes(x: torch.Tensor, dec: Decomposition, kc: int, s, p, act_scale,
         xi, xf = ffi.NULL, _ptr(ffi, x, "float *")
     rc = lib.lib.planeconv_planes(xi, xf, float(act_scale or 0.0), *x.stride(), _ptr(ffi, work, "uint8_t *"),
                                   _ptr(ffi, pix, "int32_t *"), n, ch, h, w_, p[0], p[1], P, kc, xoff,
-                                  torch.get_num_threads())
+                                  int(xoff == 0 or dec.nonneg), torch.get_num_threads())
     if rc == -3:
         raise ValueError("activations contain NaN or inf: cannot quantize them for the multiplier")
     if rc == -5:
-        raise NegativeActivations("the AVX2 plane kernel takes activations >= 0 only (after a ReLU); use another "
-                                  "route")
+        raise NegativeActivations("these planes take activations >= 0 only (after a ReLU): the AVX2 kernel's, "
+                                  "a non-negative decomposition's; use another route or decomposition")
     if rc != 0:
         raise RuntimeError(f"planeconv_planes rejected the shapes (code {rc})")
     return work, pix
@@ -843,31 +845,37 @@ class FastEngine(Engine):
         if not (x.device.type == "cpu" and x.dtype == torch.float32) or forced in ("int_mm", "float") \
                 or not (vnni_available() or onednn_available() or avx2_available() and forced in (None, "avx2")):
             return self._library(x, scales, w, lut, stride, padding, bias, prepared)
-        prepared = prepared.for_input(x)  # x >= 0 quantizes to x >= 0: the same planes apply
-        dec = prepared.dec
         shape = (tuple(x.shape), prepared.shape)
-        s = _pair(stride)
-        # the AVX2 kernel is tried on the quantized activations (its planes pass checks them for free; a
-        # look at the float ones first cost 5 % of a search's evaluations); a layer found signed (a
-        # network's first) goes the library route from then on
+        given, s = prepared, _pair(stride)
+        # activations >= 0 (after a ReLU; x >= 0 quantizes to x >= 0) take the non-negative decomposition (one
+        # plane fewer where a table needs the sign's), assumed until the planes pass finds a negative quantized
+        # activation (it checks them for free; a look at the float ones first, amin, cost ~3 % of an evaluation,
+        # and 5 % of a search's with the AVX2 kernel): that layer shape (a network's first) is then looked at
+        optimistic = shape not in _SIGNED
+        prepared = given.for_input(x, nonneg=True if optimistic else None)
+        dec = prepared.dec
         kernel = None if not (dec.int8 or dec.exact) else conv_vnni if vnni_available() else \
-            conv_avx2 if avx2_available() and (dec.nonneg or shape not in _SIGNED) else None
+            conv_avx2 if avx2_available() and (dec.nonneg or optimistic) else None
 
-        def library():
-            return self._library(x, scales, w, lut, stride, padding, bias, prepared)
+        def library():  # the decomposition for what x holds: the library routes do not check the planes
+            return self._library(x, scales, w, lut, stride, padding, bias, given.for_input(x) if optimistic else prepared)
 
-        routes = {}
-        if kernel is not None:
-            def fused():
+        def checked(fn):
+            def run():
                 try:
-                    return kernel(x, prepared, stride, padding, act_scale=scales[2], out_scale=scales[3], bias=bias)
+                    return fn()
                 except NegativeActivations:
                     _SIGNED.add(shape)
                     return library()
-            routes["vnni" if kernel is conv_vnni else "avx2"] = fused
+            return run
+
+        routes = {}
+        if kernel is not None:
+            routes["vnni" if kernel is conv_vnni else "avx2"] = checked(
+                lambda: kernel(x, prepared, stride, padding, act_scale=scales[2], out_scale=scales[3], bias=bias))
         if (dec.int8 or dec.exact) and onednn_available() and prepared.onednn(s) is not None:
-            routes["onednn"] = lambda: conv_onednn(x, prepared, stride, padding, act_scale=scales[2],
-                                                   scale=scales[1], bias=bias)
+            routes["onednn"] = checked(lambda: conv_onednn(x, prepared, stride, padding, act_scale=scales[2],
+                                                           scale=scales[1], bias=bias))
         if not routes:
             return library()
         routes["library"] = library

@@ -198,6 +198,38 @@ def test_avx2_fused_route_takes_the_library_route_for_signed_layers(marlin, monk
     assert torch.equal(got, eng.conv_float(x, amax, w, ws, lut, 1, 1))
 
 
+@pytest.mark.parametrize("route", ["vnni", "onednn"])
+def test_planes_routes_assume_nonneg_activations_until_the_planes_pass_finds_a_negative(marlin, monkeypatch, route):
+    """At a level whose table needs the sign's plane (P = 8), the planes routes take the decomposition without
+    it unless their planes pass meets a negative quantized activation: that call and that layer shape then get
+    the signed one; no look at the activations (amin) for layers after a ReLU."""
+    if route == "vnni" and not VNNI or route == "onednn" and not ONEDNN:
+        pytest.skip(f"the {route} route cannot run on this CPU")
+    for name, value in (("_SIGNED", set()), ("_ROUTES", {}), ("_SLOW", set())):
+        monkeypatch.setattr(fast, name, value)
+    monkeypatch.setenv("AXX_FAST_ROUTE", route)
+    looks = []
+    monkeypatch.setattr(fast, "has_negative", lambda t, f=fast.has_negative: looks.append(t.shape) or f(t))
+    lut, ref, eng = marlin.table(200), get_engine("reference"), get_engine("fast")
+    assert fast.decomposition_for(lut).planes == 8
+    g = torch.Generator().manual_seed(3)
+    w = torch.randint(-128, 128, (8, 8, 3, 3), dtype=torch.int8, generator=g)
+    ws = torch.tensor(0.01)
+    x = torch.randn(2, 8, 6, 6, generator=g)
+    x[0, 0, 0, 0] = -x.abs().max()  # some activation quantizes to -127
+    amax = x.abs().max()
+    want = ref.conv_float(x, amax, w, ws, lut, 1, 1)
+    assert torch.equal(eng.conv_float(x, amax, w, ws, lut, 1, 1), want)
+    assert fast._SIGNED == {((2, 8, 6, 6), (8, 8, 3, 3))}
+    assert torch.equal(eng.conv_float(x, amax, w, ws, lut, 1, 1), want)  # now looked at first
+    assert looks
+    looks.clear()
+    r = torch.relu(torch.randn(3, 8, 6, 6, generator=g))
+    for _ in range(2):
+        assert torch.equal(eng.conv_float(r, amax, w, ws, lut, 1, 1), ref.conv_float(r, amax, w, ws, lut, 1, 1))
+    assert looks == [] and len(fast._SIGNED) == 1
+
+
 @pytest.mark.parametrize("engine", ["reference", "c", "fast"])
 def test_level0_is_exact_int8_conv(marlin, engine, fast_path):
     g = torch.Generator().manual_seed(1)
