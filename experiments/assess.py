@@ -173,11 +173,14 @@ def _rows_in_workers(spec: dict, todo: list[int], workers: int):
 def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str | list[int] | None = None,
            n_images: int | None = 1000, adaptive_images: int | None = 200, eps: str = "8/255",
            data_dir: str | None = None, calib_images: int = 5000, lut_root: Path | None = None,
-           progress: bool = True, log=print, device: str = "auto", workers: int | None = None) -> Path:
+           progress: bool = True, log=print, device: str = "auto", workers: int | None = None,
+           transfer: str | Path | None = None) -> Path:
     """Assess `scheme` on `victim` (any of our checkpoints, run as approx at each level) under PGD from
-    `source` (the matching float model); writes OUT/assess.csv (+ .json) and figures; resumable. `device` (auto:
-    a CUDA GPU when torch sees one) is where it computes, `workers` how many processes assess levels side by
-    side (None: default_workers); neither is part of the assessment's identity."""
+    `source` (the matching float model); writes OUT/assess.csv (+ .json) and figures; resumable. The transfer
+    set is made at `transfer` (default OUT/pgd_transfer.pt), or taken from there when its sidecar matches: it
+    depends on the source, eps and images only, so assessments of several schemes can share one. `device`
+    (auto: a CUDA GPU when torch sees one) is where it computes, `workers` how many processes assess levels
+    side by side (None: default_workers); neither is part of the assessment's identity."""
     from tqdm import tqdm
 
     from emulator.configure import set_scheme
@@ -193,14 +196,16 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     e = parse_eps(eps)
-    transfer = run_attack(source, "float", "pgd", out / "pgd_transfer.pt", eps=e, n=n_images, data_dir=data_dir,
+    tpath = Path(transfer) if transfer is not None else out / "pgd_transfer.pt"
+    tpath.parent.mkdir(parents=True, exist_ok=True)
+    transfer = run_attack(source, "float", "pgd", tpath, eps=e, n=n_images, data_dir=data_dir,
                           progress=progress, log=log, device=device)
     from .advsets import load_advset
-    adv, labels, _ = load_advset(out / "pgd_transfer.pt")
+    adv, labels, _ = load_advset(tpath)
     x, y = load_cifar10("test", data_dir, limit=len(labels))
     config = {"scheme": scheme, "victim": str(victim), "source": str(source), "eps": e, "n_images": len(labels),
               "adaptive_images": adaptive_images, "calib_images": calib_images,
-              "transfer_sha256": (read_sidecar(out / "pgd_transfer.pt") or {}).get("sha256")}
+              "transfer_sha256": (read_sidecar(tpath) or {}).get("sha256")}
     csv_path = out / "assess.csv"
     side = read_sidecar(csv_path) or {}
     rows = _read_rows(csv_path) if side.get("config") == json.loads(json.dumps(config)) else []
@@ -219,7 +224,7 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
         raise ValueError("workers > 1 assess levels in CPU processes side by side; on a GPU use one")
     if workers > 1:
         spec = {"victim": str(victim), "state": {k: v.cpu() for k, v in model.state_dict().items()},
-                "scheme": scheme, "transfer": str(out / "pgd_transfer.pt"), "data_dir": data_dir, "na": na, "eps": e,
+                "scheme": scheme, "transfer": str(tpath), "data_dir": data_dir, "na": na, "eps": e,
                 "metrics": {lv: metrics[lv] for lv in todo}, "cost": {lv: cost[lv] for lv in todo}}
         results = _rows_in_workers(spec, todo, workers)
     else:

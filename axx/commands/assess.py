@@ -32,8 +32,10 @@ def add(sub, schemes: str) -> None:
                     "accuracy under PGD transferred from the matching float model, accuracy under adaptive PGD "
                     "(on the approximate model itself, straight-through gradients), the level's error metrics and "
                     "its power and area proxies (`axx cost`; MARLIN's published power too for marlin). Writes "
-                    "OUT/assess.csv (+ .json provenance) and OUT/assess.png; a killed run keeps its finished levels "
-                    "and a rerun continues. --compare draws several assessed schemes on the same axes.")
+                    "OUT/<scheme>/assess.csv (+ .json provenance) and OUT/<scheme>/assess.png; a killed run keeps "
+                    "its finished levels and a rerun continues. The transfer set (OUT/transfer/) is made once for "
+                    "all the schemes assessed under OUT with the same source, eps and images. --compare draws "
+                    "several assessed schemes on the same axes.")
     a.add_argument("--scheme", default="marlin", help=f"multiplier scheme (one of: {schemes}; default marlin)")
     a.add_argument("--victim", help="checkpoint to assess (run as approx; default the zoo's resnet20_approx, and "
                                     "until it is trained the resnet20_quant it is fine-tuned from)")
@@ -93,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--n-images and --adaptive-images must be >= 0")
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be >= 1")
+    # the transfer set depends on the source, eps and images only: the schemes assessed under one OUT share it
+    tag = f"{Path(source).stem}-pgd-eps{args.eps.replace('/', '_')}-n{args.n_images or 'all'}"
     assess(args.scheme, victim, source, Path(args.out) / args.scheme, args.levels, args.n_images or None,
            args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet, device=args.device,
-           workers=args.workers)
+           workers=args.workers, transfer=Path(args.out) / "transfer" / f"{tag}.pt")
     return 0
