@@ -415,11 +415,8 @@ class SearchStep(Step):
     def _genomes_kept(self, ctx: Context) -> int:
         """Genomes of the generation under way that a stopped run journaled (search/journal.py; checked when
         the search resumes, counted here)."""
-        from ..search.journal import JOURNAL
-        try:
-            return max(0, len((Path(self.output(ctx)) / JOURNAL).read_text().splitlines()) - 1)
-        except OSError:
-            return 0
+        from ..search.journal import JOURNAL, genomes_journaled
+        return genomes_journaled(Path(self.output(ctx)) / JOURNAL)
 
     def generations_saved(self, ctx: Context) -> int | str | None:
         """Generations an interrupted run saved (its state.json, committed with the results so that another

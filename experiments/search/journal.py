@@ -69,4 +69,21 @@ class Journal:
         self.path.unlink(missing_ok=True)
 
 
-__all__ = ["JOURNAL", "Journal"]
+def genomes_journaled(path: Path | str) -> int:
+    """How many genomes a journal holds, whichever search wrote it (what a dry run reports; whether they
+    are taken back is decided when the search resumes, by Journal.pending): its lines after the header that
+    parse (a torn last line does not count)."""
+    try:
+        lines = Path(path).read_text().splitlines()[1:]
+    except OSError:
+        return 0
+    n = 0
+    for line in lines:
+        try:
+            n += isinstance(json.loads(line), dict)
+        except ValueError:
+            continue
+    return n
+
+
+__all__ = ["JOURNAL", "Journal", "genomes_journaled"]
