@@ -131,7 +131,14 @@ def _start_worker(spec: dict, threads: int) -> None:
     """A worker process's LevelAssessor: the victim from its checkpoint with the assessing process's
     calibrated state (no second calibration), the data and the transfer set read here."""
     global _WORKER
+    import threading
+
+    from tqdm import tqdm
+
     from emulator.configure import set_scheme
+    # a thread lock for tqdm (the workers draw no bars): its default, a multiprocessing lock, is a semaphore that
+    # a worker ended by an interrupt (Pool.terminate) leaves behind, which Python reports at exit
+    tqdm.set_lock(threading.RLock())
 
     from .advsets import load_advset
     from .checkpoints import load_model
@@ -164,9 +171,13 @@ def _rows_in_workers(spec: dict, todo: list[int], workers: int):
     the levels in progress)."""
     import multiprocessing as mp
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    with mp.get_context("spawn").Pool(workers, initializer=_start_worker,
-                                      initargs=(spec, max(1, cores // workers))) as pool:
+    pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker, initargs=(spec, max(1, cores // workers)))
+    try:
         yield from pool.imap_unordered(_worker_row, todo)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 @exact_fp32()
@@ -231,11 +242,16 @@ def assess(scheme: str, victim: str, source: str, out: str | Path, levels: str |
         one = LevelAssessor(model, scheme, x, y, adv, labels, na, e, metrics, cost)
         results = (one.row(lv) for lv in todo)
     from .provenance import write_sidecar
-    for r in tqdm(results, total=len(todo), desc=f"assess {scheme}", unit="level", disable=None if progress else True):
-        rows.append(r)
-        _write_rows(csv_path, rows)
-        write_sidecar(csv_path, {"config": config, "complete": False, "levels": sorted(int(r["level"]) for r in rows),
-                                 "transfer_source_accuracy": transfer.get("metrics")})
+    try:
+        for r in tqdm(results, total=len(todo), desc=f"assess {scheme}", unit="level",
+                      disable=None if progress else True):
+            rows.append(r)
+            _write_rows(csv_path, rows)
+            write_sidecar(csv_path, {"config": config, "complete": False,
+                                     "levels": sorted(int(r["level"]) for r in rows),
+                                     "transfer_source_accuracy": transfer.get("metrics")})
+    finally:
+        results.close()  # an interrupt stops the worker processes now, not at the interpreter's exit
     write_sidecar(csv_path, {"config": config, "complete": True, "levels": sorted(int(r["level"]) for r in rows),
                              "transfer_source_accuracy": transfer.get("metrics")})
     plot_assessment({scheme: _read_rows(csv_path)}, out / "assess.png")
