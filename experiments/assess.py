@@ -157,21 +157,23 @@ def _worker_row(lv: int) -> dict:
     return _WORKER.row(lv)
 
 
+def _cores() -> int:
+    """The cores this process may run on (a job scheduler's share, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers(levels: int, device: torch.device) -> int:
     """Levels are independent: on a CPU, one process per core (each one thread), as many as there are levels;
     on a GPU one (its kernels are the parallelism)."""
-    if device.type != "cpu":
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, levels))
+    return 1 if device.type != "cpu" else max(1, min(_cores(), levels))
 
 
 def _rows_in_workers(spec: dict, todo: list[int], workers: int):
     """Each level's row from a pool of `workers` spawned processes, as they finish (a killed pool loses only
     the levels in progress)."""
     import multiprocessing as mp
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker, initargs=(spec, max(1, cores // workers)))
+    pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker,
+                                        initargs=(spec, max(1, _cores() // workers)))
     try:
         yield from pool.imap_unordered(_worker_row, todo)
         pool.close()
@@ -308,4 +310,5 @@ def compare(schemes: list[str], out: str | Path) -> Path:
     return png
 
 
-__all__ = ["COLUMNS", "LevelAssessor", "assess", "compare", "default_levels", "default_workers", "parse_levels_arg", "plot_assessment", "scheme_tables"]
+__all__ = ["COLUMNS", "LevelAssessor", "assess", "compare", "default_levels", "default_workers", "parse_levels_arg",
+           "plot_assessment", "scheme_tables"]

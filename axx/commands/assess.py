@@ -98,6 +98,6 @@ def run(args: argparse.Namespace) -> int:
     # the transfer set depends on the source, eps and images only: the schemes assessed under one OUT share it
     tag = f"{Path(source).stem}-pgd-eps{args.eps.replace('/', '_')}-n{args.n_images or 'all'}"
     assess(args.scheme, victim, source, Path(args.out) / args.scheme, args.levels, args.n_images or None,
-           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet, device=args.device,
-           workers=args.workers, transfer=Path(args.out) / "transfer" / f"{tag}.pt")
+           args.adaptive_images, args.eps, args.data, args.calib_images, progress=not args.quiet,
+           device=args.device, workers=args.workers, transfer=Path(args.out) / "transfer" / f"{tag}.pt")
     return 0

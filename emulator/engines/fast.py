@@ -858,7 +858,8 @@ class FastEngine(Engine):
             conv_avx2 if avx2_available() and (dec.nonneg or optimistic) else None
 
         def library():  # the decomposition for what x holds: the library routes do not check the planes
-            return self._library(x, scales, w, lut, stride, padding, bias, given.for_input(x) if optimistic else prepared)
+            return self._library(x, scales, w, lut, stride, padding, bias,
+                                 given.for_input(x) if optimistic else prepared)
 
         def checked(fn):
             def run():
