@@ -380,7 +380,7 @@ def vnni_available() -> bool:
 
 
 _AVX2: bool | None = None
-_SIGNED: set = set()  # (input shape, weight shape) of layers whose planes pass found negative activations
+_SIGNED: set = set()  # (input shape less the batch, weight shape) of layers whose planes pass met a negative one
 
 
 class NegativeActivations(ValueError):
@@ -845,7 +845,9 @@ class FastEngine(Engine):
         if not (x.device.type == "cpu" and x.dtype == torch.float32) or forced in ("int_mm", "float") \
                 or not (vnni_available() or onednn_available() or avx2_available() and forced in (None, "avx2")):
             return self._library(x, scales, w, lut, stride, padding, bias, prepared)
-        shape = (tuple(x.shape), prepared.shape)
+        # per layer, whatever the batch (attacks such as Square query shrinking batches: each new size would
+        # otherwise try the assumption again, and with it every route's timing)
+        shape = (tuple(x.shape[1:]), prepared.shape)
         given, s = prepared, _pair(stride)
         # activations >= 0 (after a ReLU; x >= 0 quantizes to x >= 0) take the non-negative decomposition (one
         # plane fewer where a table needs the sign's), assumed until the planes pass finds a negative quantized

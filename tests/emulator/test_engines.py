@@ -193,7 +193,7 @@ def test_avx2_fused_route_takes_the_library_route_for_signed_layers(marlin, monk
     w = torch.randint(-128, 128, (8, 8, 3, 3), dtype=torch.int8, generator=g)
     amax, ws, lut, eng = x.abs().max(), torch.tensor(0.01), marlin.table(100), get_engine("fast")
     got = eng.conv_float(x, amax, w, ws, lut, 1, 1)
-    assert fast._SIGNED == {((2, 8, 6, 6), (8, 8, 3, 3))}
+    assert fast._SIGNED == {((8, 6, 6), (8, 8, 3, 3))}
     monkeypatch.setenv("AXX_FAST_ROUTE", "int_mm")
     assert torch.equal(got, eng.conv_float(x, amax, w, ws, lut, 1, 1))
 
@@ -220,11 +220,14 @@ def test_planes_routes_assume_nonneg_activations_until_the_planes_pass_finds_a_n
     amax = x.abs().max()
     want = ref.conv_float(x, amax, w, ws, lut, 1, 1)
     assert torch.equal(eng.conv_float(x, amax, w, ws, lut, 1, 1), want)
-    assert fast._SIGNED == {((2, 8, 6, 6), (8, 8, 3, 3))}
+    assert fast._SIGNED == {((8, 6, 6), (8, 8, 3, 3))}
     assert torch.equal(eng.conv_float(x, amax, w, ws, lut, 1, 1), want)  # now looked at first
     assert looks
+    # the layer at another batch size (an attack's shrinking batch) is looked at too, not assumed again
+    assert torch.equal(eng.conv_float(x[:1], amax, w, ws, lut, 1, 1), want[:1])
+    assert fast._SIGNED == {((8, 6, 6), (8, 8, 3, 3))}
     looks.clear()
-    r = torch.relu(torch.randn(3, 8, 6, 6, generator=g))
+    r = torch.relu(torch.randn(3, 8, 7, 7, generator=g))  # another layer (its shape less the batch)
     for _ in range(2):
         assert torch.equal(eng.conv_float(r, amax, w, ws, lut, 1, 1), ref.conv_float(r, amax, w, ws, lut, 1, 1))
     assert looks == [] and len(fast._SIGNED) == 1
