@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import fusion
 from .configure import approx_convs, set_exec_type, set_levels, set_scheme, set_static_act_scale
 from .layers import Act, AxConv2d, AxLinear, check_activation, check_exec_type
 from .safe_load import load_plain
@@ -107,6 +108,8 @@ class CifarResNet(nn.Module):
         return f"resnet{self.depth}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if fusion.applies(self, x):  # an approx evaluation on the CPU: the same values, fewer passes
+            return fusion.forward(self, x)
         out = self.conv1(self.normalize(x))
         out = self.layer3(self.layer2(self.layer1(out)))
         out = self.act(self.bn(out))

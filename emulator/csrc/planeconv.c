@@ -240,6 +240,74 @@ int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float
     return 0;
 }
 
+/* One span of whole pixels, len floats, A and B the channels' alpha and beta repeated over it: plain loops over
+ * restrict pointers, so each vectorises (per pixel, 16 channels made the loop overheads cost as much as the work). */
+#define POST_BN(z, j) (fused ? fmaf((z), A[j], B[j]) : (z) * A[j] + B[j])
+#define POST_ACT(v) (relu && (v) < 0.f ? 0.f : (v))
+static void post_inplace(float *restrict y, const float *restrict r, const float *restrict A,
+                         const float *restrict B, int fused, int relu, long len)
+{
+    if (r)
+        for (long j = 0; j < len; j++) {
+            const float v = POST_BN(y[j] + r[j], j);
+            y[j] = POST_ACT(v);
+        }
+    else
+        for (long j = 0; j < len; j++) {
+            const float v = POST_BN(y[j], j);
+            y[j] = POST_ACT(v);
+        }
+}
+
+static void post_apart(float *restrict y, const float *restrict r, const float *restrict A,
+                       const float *restrict B, int fused, int relu, float *restrict u, long len)
+{
+    if (r)
+        for (long j = 0; j < len; j++)
+            y[j] = y[j] + r[j];
+    if (u)
+        for (long j = 0; j < len; j++) {
+            const float v = POST_BN(y[j], j);
+            u[j] = POST_ACT(v);
+        }
+}
+
+#define POST_SPAN 256  /* floats per span, at least one pixel's */
+
+/* The eval-time tail of a pre-activation ResNet layer (emulator/fusion.py), one pass over a convolution's
+ * channels-last float32 output y [P pixels][O] instead of torch's passes for each: z = y (+ res: the residual add),
+ * then u = z * alpha[o] + beta[o] (eval batch norm as torch computes it: one rounding with fma, as its vectorised
+ * kernel does, else two; the caller checks which against torch), then ReLU as torch's (-0 and NaN kept). z goes
+ * back to y; u to u, which may be y (z then not kept); no u: the residual add only. */
+int planeconv_post(float *y, const float *res, const float *alpha, const float *beta, int fused, int relu,
+                   float *u, long P, int O, int nthreads)
+{
+    if (P < 0 || O <= 0 || (u && (!alpha || !beta)))
+        return -1;
+    const int k = O >= POST_SPAN ? 1 : POST_SPAN / O;  /* pixels per span */
+    const long n = (long)k * O;
+    float *ab = u ? malloc(2 * (size_t)n * sizeof(float)) : 0;
+    if (u && !ab)
+        return -2;
+    if (ab)
+        for (long j = 0; j < n; j++) {
+            ab[j] = alpha[j % O];
+            ab[n + j] = beta[j % O];
+        }
+    const long spans = (P + k - 1) / k;
+#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
+    for (long s = 0; s < spans; s++) {
+        const long off = s * n, len = (s + 1 < spans ? k : P - s * k) * (long)O;
+        const float *r = res ? res + off : 0;
+        if (u == y)
+            post_inplace(y + off, r, ab, ab + n, fused, relu, len);
+        else
+            post_apart(y + off, r, ab, ab ? ab + n : 0, fused, relu, u ? u + off : 0, len);
+    }
+    free(ab);
+    return 0;
+}
+
 #ifdef AXX_X86
 /* One register tile: PC_R pixels of one output row x 16*OBN output channels. p0 points at the
  * tile's first pixel (tap 0,0) in the plane buffer; pixel r is at p0 + r * step. */
