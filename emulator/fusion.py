@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .engines.tail import Tail
 from .engines.tensor_cache import owner, still_owned, tensor_key
 
 _BN_PROBE = (2, 3, 3)  # probe images x height x width per channel: enough values to tell the roundings apart
@@ -80,8 +81,7 @@ def _bn_terms(bn: nn.BatchNorm2d) -> tuple | None:
         want = want.contiguous(memory_format=torch.channels_last).view(torch.int32)
         terms = None
         for alpha, fused in itertools.product(_alphas(w, var, bn.eps), (1, 0)):
-            got = torch.empty_like(probe)
-            _post(probe.clone(), None, (alpha, beta, fused), got)
+            _, got = _terms_tail((alpha, beta, fused), keep=False).apply(probe.clone())
             if torch.equal(got.view(torch.int32), want):
                 terms = (alpha, beta, fused)
                 break
@@ -89,51 +89,47 @@ def _bn_terms(bn: nn.BatchNorm2d) -> tuple | None:
     return terms
 
 
-def _channels_last(t: torch.Tensor) -> bool:
-    return t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+def _terms_tail(terms: tuple, keep: bool, torch_ops=None, res: torch.Tensor | None = None) -> Tail:
+    alpha, beta, fused = terms
+    return Tail(res, alpha, beta, fused, keep, torch_ops)
 
 
-def _post(y: torch.Tensor, res: torch.Tensor | None, terms: tuple | None, u: torch.Tensor | None) -> None:
-    lib = _lib()
-    n, c, h, w = y.shape
-    ptr = lambda t, ty="float *": lib.ffi.NULL if t is None else lib.ffi.cast(ty, t.data_ptr())
-    alpha, beta, fused = terms if terms is not None else (None, None, 0)
-    rc = lib.lib.planeconv_post(ptr(y), ptr(res), ptr(alpha), ptr(beta), int(fused), 1, ptr(u), n * h * w, c,
-                                torch.get_num_threads())
-    if rc != 0:
-        raise RuntimeError(f"planeconv_post rejected the shapes (code {rc})")
+def make_tail(res: torch.Tensor | None, bn: nn.BatchNorm2d | None, keep: bool) -> Tail:
+    """The tail z = y (+ res), u = relu(bn(z)) of one convolution (see engines/tail.py): in C where bn's
+    rounding was found, else through torch's operations."""
+    def torch_ops(y: torch.Tensor) -> tuple:  # as the plain forward runs them
+        z = y if res is None else y + res
+        if bn is None:
+            return z, None
+        return (z if keep else None), F.relu(bn(z))
+
+    if res is not None and not res.is_contiguous(memory_format=torch.channels_last):
+        res = res.contiguous(memory_format=torch.channels_last)
+    terms = None if bn is None else _bn_terms(bn)
+    if bn is not None and terms is None:
+        return Tail(None, None, None, 0, keep, torch_ops, torch_only=True)
+    if bn is None:
+        return Tail(res, None, None, 0, keep, torch_ops)
+    return _terms_tail(terms, keep, torch_ops, res)
 
 
 def tail(y: torch.Tensor, res: torch.Tensor | None, bn: nn.BatchNorm2d | None, keep: bool) -> tuple:
     """(z, u): z = y (+ res), the block's output (y itself, written in place; None unless keep), and
     u = relu(bn(z)), the next convolution's input (y's memory when z is not kept). bn None: u is None."""
-    terms = None if bn is None else _bn_terms(bn)
-    if res is not None and not _channels_last(res):
-        res = res.contiguous(memory_format=torch.channels_last)
-    if not _channels_last(y) or (bn is not None and terms is None) or (res is not None and res.shape != y.shape):
-        z = y if res is None else y + res  # torch's operations, as the plain forward runs them
-        if bn is None:
-            return z, None
-        return (z if keep else None), F.relu(bn(z))
-    if bn is None:
-        _post(y, res, None, None)
-        return y, None
-    u = torch.empty_like(y) if keep else y
-    _post(y, res, terms, u)
-    return (y if keep else None), u
+    return make_tail(res, bn, keep).apply(y)
 
 
 def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """CifarResNet.forward with each convolution's tail fused (see the module's doc)."""
     blocks = [b for layer in (model.layer1, model.layer2, model.layer3) for b in layer]
-    h, a = tail(model.conv1(model.normalize(x)), None, blocks[0].bn1, keep=True)
+    h, a = model.conv1.approx_output(model.normalize(x), make_tail(None, blocks[0].bn1, keep=True))
     for i, b in enumerate(blocks):
-        t = b.conv1(a)
-        _, t = tail(t, None, b.bn2, keep=False)
+        _, t = b.conv1.approx_output(a, make_tail(None, b.bn2, keep=False))
         last = i + 1 == len(blocks)
-        h, a = tail(b.conv2(t), b.shortcut(h), model.bn if last else blocks[i + 1].bn1, keep=not last)
+        h, a = b.conv2.approx_output(t, make_tail(b.shortcut(h), model.bn if last else blocks[i + 1].bn1,
+                                                  keep=not last))
     out = F.avg_pool2d(a, a.shape[-1]).flatten(1)
     return model.linear(out)
 
 
-__all__ = ["applies", "forward", "tail"]
+__all__ = ["applies", "forward", "make_tail", "tail"]

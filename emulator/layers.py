@@ -204,15 +204,16 @@ class AxConv2d(nn.Conv2d):
             _check_calibrated(a)
             self._calibrated = (key, weakref.ref(owner(a)))
 
-    def _approx_output(self, x: torch.Tensor) -> torch.Tensor:
-        """Dequantized output of the LUT convolution, through the engine (which picks its own route)."""
+    def approx_output(self, x: torch.Tensor, tail=None):
+        """Dequantized output of the LUT convolution, through the engine (which picks its own route); with an
+        eval tail (engines/tail.py: emulator/fusion.py's forward, no gradients), its (z, u) instead."""
         self._check_calibrated_once()
         wi, sw = self._int_weights()
         lut = self._lut_set().table(self.level, x.device)
         engine = choose(self.engine, lut, x.device)
         wi = wi.to(x.device)
         return engine.conv_float(x.detach(), self.act_amax, wi, sw, lut, self.stride, self.padding, self.bias,
-                                 self._prepared(engine, wi, lut, x.device))
+                                 self._prepared(engine, wi, lut, x.device), tail=tail)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.exec_type == "float":
@@ -222,7 +223,7 @@ class AxConv2d(nn.Conv2d):
         if self.exec_type == "quant":
             return F.conv2d(fake_quant(x, self.bits, amax), fake_quant(self.weight, self.bits), b,
                             self.stride, self.padding)
-        y = self._approx_output(x)
+        y = self.approx_output(x)
         needs = (x.requires_grad or self.weight.requires_grad or (b is not None and b.requires_grad))
         if not (torch.is_grad_enabled() and needs):
             return y

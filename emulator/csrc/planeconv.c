@@ -217,29 +217,6 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
     return bad ? -5 : 0;
 }
 
-/* The epilogue of oneDNN's route (engines/fast.py, conv_onednn), one pass over its channels-last float32 output
- * [P pixels][O]: out = (out + box[p]) * fscale (+ bias[o]), each operation rounded as torch's add_, mul_ and add_
- * round it (built with -ffp-contract=off: no fused multiply-add). out + box is an integer below 2^24: exact. Three
- * torch passes over the output cost ~3x this one. */
-int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, long P, int O, int nthreads)
-{
-    if (P < 0 || O <= 0)
-        return -1;
-#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
-    for (long p = 0; p < P; p++) {
-        float *o = out + p * O;
-        const float b = box ? (float)box[p] : 0.f;
-        if (bias) {
-            for (int c = 0; c < O; c++)
-                o[c] = (o[c] + b) * fscale + bias[c];
-        } else {
-            for (int c = 0; c < O; c++)
-                o[c] = (o[c] + b) * fscale;
-        }
-    }
-    return 0;
-}
-
 /* One span of whole pixels, len floats, A and B the channels' alpha and beta repeated over it: plain loops over
  * restrict pointers, so each vectorises (per pixel, 16 channels made the loop overheads cost as much as the work). */
 #define POST_BN(z, j) (fused ? fmaf((z), A[j], B[j]) : (z) * A[j] + B[j])
@@ -274,7 +251,67 @@ static void post_apart(float *restrict y, const float *restrict r, const float *
 
 #define POST_SPAN 256  /* floats per span, at least one pixel's */
 
-/* The eval-time tail of a pre-activation ResNet layer (emulator/fusion.py), one pass over a convolution's
+/* alpha and beta repeated over a span of n floats (n a multiple of O), in one allocation. */
+static float *post_terms(const float *alpha, const float *beta, long n, int O)
+{
+    float *ab = malloc(2 * (size_t)n * sizeof(float));
+    if (ab)
+        for (long j = 0; j < n; j++) {
+            ab[j] = alpha[j % O];
+            ab[n + j] = beta[j % O];
+        }
+    return ab;
+}
+
+/* The tail of the floats [off, off + len) of y: in place (u == y), apart, or the residual add only (no u). */
+static inline void post_span(float *y, const float *res, const float *ab, long n, int fused, int relu, float *u,
+                             long off, long len)
+{
+    const float *r = res ? res + off : 0;
+    if (u == y)
+        post_inplace(y + off, r, ab, ab + n, fused, relu, len);
+    else if (u || r)
+        post_apart(y + off, r, ab, ab ? ab + n : 0, fused, relu, u ? u + off : 0, len);
+}
+
+/* The epilogue of oneDNN's route (engines/fast.py, conv_onednn), one pass over its channels-last float32 output
+ * [P pixels][O]: out = (out + box[p]) * fscale (+ bias[o]), each operation rounded as torch's add_, mul_ and add_
+ * round it (built with -ffp-contract=off: no fused multiply-add). out + box is an integer below 2^24: exact. Three
+ * torch passes over the output cost ~3x this one. res, alpha, u: an eval tail (planeconv_post's arguments) applied
+ * in the same pass, span by span while the span is in L1. */
+int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, const float *res,
+                       const float *alpha, const float *beta, int fused, int relu, float *u, long P, int O,
+                       int nthreads)
+{
+    if (P < 0 || O <= 0 || (u && (!alpha || !beta)))
+        return -1;
+    const int k = O >= POST_SPAN ? 1 : POST_SPAN / O;
+    const long n = (long)k * O;
+    float *ab = u ? post_terms(alpha, beta, n, O) : 0;
+    if (u && !ab)
+        return -2;
+    const long spans = (P + k - 1) / k;
+#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
+    for (long s = 0; s < spans; s++) {
+        const long p0 = s * k, p1 = s + 1 < spans ? p0 + k : P;
+        for (long p = p0; p < p1; p++) {
+            float *o = out + p * O;
+            const float b = box ? (float)box[p] : 0.f;
+            if (bias) {
+                for (int c = 0; c < O; c++)
+                    o[c] = (o[c] + b) * fscale + bias[c];
+            } else {
+                for (int c = 0; c < O; c++)
+                    o[c] = (o[c] + b) * fscale;
+            }
+        }
+        post_span(out, res, ab, n, fused, relu, u, p0 * O, (p1 - p0) * O);
+    }
+    free(ab);
+    return 0;
+}
+
+/* The eval-time tail of a pre-activation ResNet layer (emulator/engines/tail.py), one pass over a convolution's
  * channels-last float32 output y [P pixels][O] instead of torch's passes for each: z = y (+ res: the residual add),
  * then u = z * alpha[o] + beta[o] (eval batch norm as torch computes it: one rounding with fma, as its vectorised
  * kernel does, else two; the caller checks which against torch), then ReLU as torch's (-0 and NaN kept). z goes
@@ -286,24 +323,13 @@ int planeconv_post(float *y, const float *res, const float *alpha, const float *
         return -1;
     const int k = O >= POST_SPAN ? 1 : POST_SPAN / O;  /* pixels per span */
     const long n = (long)k * O;
-    float *ab = u ? malloc(2 * (size_t)n * sizeof(float)) : 0;
+    float *ab = u ? post_terms(alpha, beta, n, O) : 0;
     if (u && !ab)
         return -2;
-    if (ab)
-        for (long j = 0; j < n; j++) {
-            ab[j] = alpha[j % O];
-            ab[n + j] = beta[j % O];
-        }
     const long spans = (P + k - 1) / k;
 #pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
-    for (long s = 0; s < spans; s++) {
-        const long off = s * n, len = (s + 1 < spans ? k : P - s * k) * (long)O;
-        const float *r = res ? res + off : 0;
-        if (u == y)
-            post_inplace(y + off, r, ab, ab + n, fused, relu, len);
-        else
-            post_apart(y + off, r, ab, ab ? ab + n : 0, fused, relu, u ? u + off : 0, len);
-    }
+    for (long s = 0; s < spans; s++)
+        post_span(y, res, ab, n, fused, relu, u, s * n, (s + 1 < spans ? k : P - s * k) * (long)O);
     free(ab);
     return 0;
 }

@@ -87,12 +87,14 @@ class Engine:
 
     def conv_float(self, x: torch.Tensor, act_amax: torch.Tensor, w: torch.Tensor, w_scale: torch.Tensor,
                    lut: torch.Tensor, stride, padding, bias: torch.Tensor | None = None,
-                   prepared=None) -> torch.Tensor:
+                   prepared=None, tail=None):
         """A layer's dequantized output: float activations to int8 with the static scale (act_amax),
-        the LUT convolution of the int8 weights `w`, times s_act * s_w, plus the float bias."""
+        the LUT convolution of the int8 weights `w`, times s_act * s_w, plus the float bias. With a tail
+        (engines/tail.py), the (z, u) it makes of that output."""
         xi, sx = to_int8(x, act_amax)
         acc = self.conv(xi, w, lut, stride, padding, prepared=prepared)
-        return dequantize(acc, sx * w_scale, bias, x.dtype)
+        y = dequantize(acc, sx * w_scale, bias, x.dtype)
+        return y if tail is None else tail.apply(y)
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"

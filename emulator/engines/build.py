@@ -68,7 +68,9 @@ int planeconv_planes(const int8_t *x, const float *xf, float scale, long sn, lon
 int planeconv_gemm(const uint8_t *work, const int32_t *pix, const int8_t *bp, const int32_t *wconst,
                    int32_t *out, float *outf, float fscale, const float *bias, int N, int HP, int WP, int KC, int O, int OBN, int KH, int KW, int SH, int SW,
                    int OH, int OW, int nthreads);
-int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, long P, int O, int nthreads);
+int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, const float *res,
+                       const float *alpha, const float *beta, int fused, int relu, float *u, long P, int O,
+                       int nthreads);
 int planeconv_post(float *y, const float *res, const float *alpha, const float *beta, int fused, int relu,
                    float *u, long P, int O, int nthreads);
 int planeconv_avx2_supported(void);

@@ -493,13 +493,14 @@ def _conv_planes(x: torch.Tensor, prepared: PreparedWeights, stride, padding, ac
 
 
 def conv_onednn(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act_scale: float | None = None,
-                scale: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+                scale: torch.Tensor | None = None, bias: torch.Tensor | None = None, tail=None):
     """The VNNI kernel's planes convolved by oneDNN's int8 convolution (needs onednn_available() and
     prepared.onednn(stride)): on CPUs with AMX its tiles multiply 16x the bytes per instruction that vpdpbusd
     does. oneDNN returns the int32 sums as float32 (exact: _onednn_exact), wconst added as its bias; the
     box-summed pixel correction is added after. Returns the int32 accumulators or, with scale (the layer's
     dequantization factor, a tensor), acc * scale (+ bias) computed as base.dequantize computes them; x is int8,
-    or float32 quantized in the planes pass with act_scale. [N, O, OH, OW], channels-last."""
+    or float32 quantized in the planes pass with act_scale. [N, O, OH, OW], channels-last. With scale and an
+    eval tail (engines/tail.py), the (z, u) it makes, in the epilogue's pass."""
     packed = prepared.onednn(_pair(stride))
     if packed is None:
         raise ValueError("oneDNN's route cannot run these weights exactly (a sum could reach 2^24)")
@@ -519,11 +520,13 @@ def conv_onednn(x: torch.Tensor, prepared: PreparedWeights, stride, padding, act
     out = out.contiguous(memory_format=torch.channels_last)  # oneDNN writes it so: a no-op
     lib = load()
     b = None if bias is None else bias.detach().to(torch.float32).contiguous()
+    fits = tail is not None and tail.fits(out)
+    post, made = tail.c_args(out) if fits else ((lib.ffi.NULL,) * 3 + (0, 0, lib.ffi.NULL), out)
     rc = lib.lib.planeconv_epilogue(_ptr(lib.ffi, out, "float *"), _ptr(lib.ffi, box, "int32_t *"), float(scale),
-                                    _ptr(lib.ffi, b, "float *"), n * oh * ow, o, torch.get_num_threads())
+                                    _ptr(lib.ffi, b, "float *"), *post, n * oh * ow, o, torch.get_num_threads())
     if rc != 0:
         raise RuntimeError(f"planeconv_epilogue rejected the shapes (code {rc})")
-    return out
+    return made
 
 
 _TILE = 8  # PC_R in csrc/planeconv.c
@@ -831,7 +834,12 @@ class FastEngine(Engine):
     def prepare(self, w, lut):
         return prepare(w, decomposition_for(lut))
 
-    def conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias=None, prepared=None):
+    def conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias=None, prepared=None, tail=None):
+        y = self._conv_float(x, act_amax, w, w_scale, lut, stride, padding, bias, prepared, tail)
+        # the oneDNN route applies the tail in its epilogue's pass (a tuple back); the others leave it
+        return y if tail is None or isinstance(y, tuple) else tail.apply(y)
+
+    def _conv_float(self, x, act_amax, w, w_scale, lut, stride, padding, bias, prepared, tail):
         # the VNNI route fuses quantization and dequantization into the kernel's two passes (the same
         # values bit for bit: the fused-route test); the library route quantizes, runs conv() (whose own
         # route is _int_mm or float32, timed), dequantizes: the values of Engine.conv_float, with the
@@ -878,7 +886,7 @@ class FastEngine(Engine):
                 lambda: kernel(x, prepared, stride, padding, act_scale=scales[2], out_scale=scales[3], bias=bias))
         if (dec.int8 or dec.exact) and onednn_available() and prepared.onednn(s) is not None:
             routes["onednn"] = checked(lambda: conv_onednn(x, prepared, stride, padding, act_scale=scales[2],
-                                                           scale=scales[1], bias=bias))
+                                                           scale=scales[1], bias=bias, tail=tail))
         if not routes:
             return library()
         routes["library"] = library
