@@ -124,6 +124,17 @@ def test_fusion_only_where_nothing_could_tell(monkeypatch):
         h = m.layer1[0].act1.register_forward_hook(lambda *a: None)
         assert not fusion.applies(m, x)  # a hook would miss its module's call
         h.remove()
+        m.layer2[0].bn2.train()  # batch statistics in one module
+        assert not fusion.applies(m, x)
+        m.layer2[0].bn2.eval()
+        assert fusion.applies(m, x)
+        old = m.layer1[0].act1
+        new = type(old)("approx", "relu")
+        new.register_forward_pre_hook(lambda *a: None)
+        m.layer1[0].act1 = new  # a module put in after the last look: the cached module list is remade
+        assert not fusion.applies(m, x)
+        m.layer1[0].act1 = old
+        assert fusion.applies(m, x)
         assert not fusion.applies(m, x.double())
         monkeypatch.setenv("AXX_FUSE", "0")
         assert not fusion.applies(m, x)
