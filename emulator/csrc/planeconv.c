@@ -274,14 +274,11 @@ static inline void post_span(float *y, const float *res, const float *ab, long n
         post_apart(y + off, r, ab, ab ? ab + n : 0, fused, relu, u ? u + off : 0, len);
 }
 
-/* The epilogue of oneDNN's route (engines/fast.py, conv_onednn), one pass over its channels-last float32 output
- * [P pixels][O]: out = (out + box[p]) * fscale (+ bias[o]), each operation rounded as torch's add_, mul_ and add_
- * round it (built with -ffp-contract=off: no fused multiply-add). out + box is an integer below 2^24: exact. Three
- * torch passes over the output cost ~3x this one. res, alpha, u: an eval tail (planeconv_post's arguments) applied
- * in the same pass, span by span while the span is in L1. */
-int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, const float *res,
-                       const float *alpha, const float *beta, int fused, int relu, float *u, long P, int O,
-                       int nthreads)
+/* The pass both functions below make, span by span (k pixels, in L1 for the tail): dequantize (when asked), then
+ * the tail. */
+static int output_pass(int dequant, float *out, const int32_t *box, float fscale, const float *bias,
+                       const float *res, const float *alpha, const float *beta, int fused, int relu, float *u,
+                       long P, int O, int nthreads)
 {
     if (P < 0 || O <= 0 || (u && (!alpha || !beta)))
         return -1;
@@ -294,7 +291,7 @@ int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float
 #pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
     for (long s = 0; s < spans; s++) {
         const long p0 = s * k, p1 = s + 1 < spans ? p0 + k : P;
-        for (long p = p0; p < p1; p++) {
+        for (long p = p0; dequant && p < p1; p++) {
             float *o = out + p * O;
             const float b = box ? (float)box[p] : 0.f;
             if (bias) {
@@ -311,6 +308,18 @@ int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float
     return 0;
 }
 
+/* The epilogue of oneDNN's route (engines/fast.py, conv_onednn), one pass over its channels-last float32 output
+ * [P pixels][O]: out = (out + box[p]) * fscale (+ bias[o]), each operation rounded as torch's add_, mul_ and add_
+ * round it (built with -ffp-contract=off: no fused multiply-add). out + box is an integer below 2^24: exact. Three
+ * torch passes over the output cost ~3x this one. res, alpha, u: an eval tail (planeconv_post's arguments) applied
+ * in the same pass. */
+int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float *bias, const float *res,
+                       const float *alpha, const float *beta, int fused, int relu, float *u, long P, int O,
+                       int nthreads)
+{
+    return output_pass(1, out, box, fscale, bias, res, alpha, beta, fused, relu, u, P, O, nthreads);
+}
+
 /* The eval-time tail of a pre-activation ResNet layer (emulator/engines/tail.py), one pass over a convolution's
  * channels-last float32 output y [P pixels][O] instead of torch's passes for each: z = y (+ res: the residual add),
  * then u = z * alpha[o] + beta[o] (eval batch norm as torch computes it: one rounding with fma, as its vectorised
@@ -319,19 +328,7 @@ int planeconv_epilogue(float *out, const int32_t *box, float fscale, const float
 int planeconv_post(float *y, const float *res, const float *alpha, const float *beta, int fused, int relu,
                    float *u, long P, int O, int nthreads)
 {
-    if (P < 0 || O <= 0 || (u && (!alpha || !beta)))
-        return -1;
-    const int k = O >= POST_SPAN ? 1 : POST_SPAN / O;  /* pixels per span */
-    const long n = (long)k * O;
-    float *ab = u ? post_terms(alpha, beta, n, O) : 0;
-    if (u && !ab)
-        return -2;
-    const long spans = (P + k - 1) / k;
-#pragma omp parallel for num_threads(nthreads > 0 ? nthreads : 1) schedule(static)
-    for (long s = 0; s < spans; s++)
-        post_span(y, res, ab, n, fused, relu, u, s * n, (s + 1 < spans ? k : P - s * k) * (long)O);
-    free(ab);
-    return 0;
+    return output_pass(0, y, 0, 1.f, 0, res, alpha, beta, fused, relu, u, P, O, nthreads);
 }
 
 #ifdef AXX_X86
