@@ -484,11 +484,15 @@ class ReportStep(Step):
     def _inputs(self, evals: list[str] | None = None, models: list[str] | None = None,
                 searches: list[str] | None = None) -> dict:
         """What the page is made from: all its inputs, or (for a partial page) the ones that exist."""
+        from .claims import CLAIMS_TOML
+        from .results_page import NOTES_TOML, THESIS_CSV
         evals = self.evals if evals is None else evals
         models = self.models if models is None else models
         searches = self.searches if searches is None else searches
+        # the thesis's numbers, its claims' tests and the deviation notes the page quotes: an edit remakes it
         return {**{f"results {p}": p for p in evals}, **{f"model {p}": p for p in models},
-                **{f"search {s}": f"{s}/pareto.csv" for s in searches}, "plan": self.plan_path}
+                **{f"search {s}": f"{s}/pareto.csv" for s in searches}, "plan": self.plan_path,
+                "thesis numbers": str(THESIS_CSV), "claims": str(CLAIMS_TOML), "deviation notes": str(NOTES_TOML)}
 
     def run(self, ctx: Context, log=print) -> None:
         from ..provenance import write_sidecar

@@ -183,7 +183,7 @@ def test_parallel_equals_serial(tiny):
     assert key(Path(par.results) / "tiny-n20" / "r8.csv") == key(Path(serial.results) / "tiny-n20" / "r8.csv")
 
 
-def test_partial_pages_from_what_exists_then_complete(tiny, capsys):
+def test_partial_pages_from_what_exists_then_complete(tiny, capsys, monkeypatch):
     """--partial trains nothing, evaluates the victims and sets that exist into NAME.partial.csv, and
     writes a page that names what is missing; the complete run supersedes both."""
     d, data = tiny
@@ -228,6 +228,17 @@ def test_partial_pages_from_what_exists_then_complete(tiny, capsys):
         reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), only=["report:*"], log=lambda *a: None)
     res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), log=lambda *a: None)
     assert res["ran"] == ["eval:tiny/r8", "report:tiny"]
+    # the page quotes the deviation notes (and the thesis's numbers, the claims' tests): editing them remakes the
+    # page, and nothing else
+    from experiments.campaign import results_page
+    notes = d / "deviation_notes.toml"
+    notes.write_text(results_page.NOTES_TOML.read_text() + "\n# an edit\n")
+    monkeypatch.setattr(results_page, "NOTES_TOML", notes)
+    said = []
+    reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), dry=True, log=said.append)
+    assert any(m.startswith("report:tiny") and "deviation notes" in m for m in said), said
+    res = reproduce([str(d / "tiny.toml")], ctx_for(d, data, "partial"), log=lambda *a: None)
+    assert res["ran"] == ["report:tiny"]
 
 
 def test_waiting_steps_and_only(tiny):
