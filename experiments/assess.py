@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from .accuracy import evaluate
 from .attacks import generate, run_attack
 from .checkpoints import ckpt_meta, prepare_model
 from .data import load_cifar10, to_float
-from .machine import exact_fp32
+from .machine import cores, exact_fp32, threads_per_worker
 from .parsing import parse_eps
 from .provenance import read_sidecar
 
@@ -157,15 +156,10 @@ def _worker_row(lv: int) -> dict:
     return _WORKER.row(lv)
 
 
-def _cores() -> int:
-    """The cores this process may run on (a job scheduler's share, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def default_workers(levels: int, device: torch.device) -> int:
     """Levels are independent: on a CPU, one process per core (each one thread), as many as there are levels;
     on a GPU one (its kernels are the parallelism)."""
-    return 1 if device.type != "cpu" else max(1, min(_cores(), levels))
+    return 1 if device.type != "cpu" else max(1, min(cores(), levels))
 
 
 def _rows_in_workers(spec: dict, todo: list[int], workers: int):
@@ -173,7 +167,7 @@ def _rows_in_workers(spec: dict, todo: list[int], workers: int):
     the levels in progress)."""
     import multiprocessing as mp
     pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker,
-                                        initargs=(spec, max(1, _cores() // workers)))
+                                        initargs=(spec, threads_per_worker(workers)))
     try:
         yield from pool.imap_unordered(_worker_row, todo)
         pool.close()

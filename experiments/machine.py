@@ -97,6 +97,17 @@ def hardware() -> dict:
 
 
 # (count of steps running, cores): set in the workers of `axx reproduce --jobs N`, whose runner keeps the count
+def cores() -> int:
+    """The cores this process may run on (a job scheduler's share, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int, of: int | None = None) -> int:
+    """torch threads for each of `workers` processes sharing `of` cores (default cores()): each would otherwise
+    start one thread per core, and their threads would contend."""
+    return max(1, (of or cores()) // max(1, workers))
+
+
 _CORE_SHARE: tuple | None = None
 
 
@@ -120,5 +131,5 @@ def rebalance_threads() -> int:
     return torch.get_num_threads()
 
 
-__all__ = ["device_label", "exact_fp32", "hardware", "native_bf16", "pace_key", "rebalance_threads", "resolve_device",
-           "share_cores", "synchronizer"]
+__all__ = ["cores", "device_label", "exact_fp32", "hardware", "native_bf16", "pace_key", "rebalance_threads",
+           "resolve_device", "share_cores", "synchronizer", "threads_per_worker"]

@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from fileio import atomic_write_text
 
+from .machine import threads_per_worker
 from .provenance import write_sidecar
 from .train import TrainConfig
 
@@ -127,7 +127,7 @@ def run(archs: list[str], exec_type: str = "float", precisions: tuple[str, ...] 
     else:
         import concurrent.futures as cf
         import multiprocessing as mp
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads_per_worker(jobs)
         with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
             futs = {pool.submit(_train_one, cfgs[r], str(out / f"{r.name}.pt"), threads, False): r for r in runs}
             for f in cf.as_completed(futs):

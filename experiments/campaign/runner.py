@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ..machine import hardware
+from ..machine import cores as machine_cores, hardware
 from .plan import load_plan
 from .schedule import chains, check_order, makespan, ordered, tiers
 from .schedule import priority as start_priority
@@ -313,7 +313,7 @@ class _Local:
         ctx = mp.get_context("spawn")
         self.running = ctx.Value("i", 0)
         self.pool = cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_share_cores,
-                                           initargs=(self.running, cores or os.cpu_count() or 1))
+                                           initargs=(self.running, cores or machine_cores()))
 
     def submit(self, step: Step, ctx: Context, priority: float = 0.0):
         with self.running.get_lock():
@@ -502,13 +502,13 @@ def reproduce(plans: list[str], ctx: Context, only: list[str] | None = None, dry
     than it gains). `timing=False`: the dry run times nothing (cached rates at any load, else no projection)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
-    machine_cores = os.cpu_count() or 1
-    if cores is not None and not 1 <= cores <= machine_cores:
-        raise ValueError(f"--cores must be between 1 and this machine's {machine_cores}, got {cores}")
+    here = machine_cores()
+    if cores is not None and not 1 <= cores <= here:
+        raise ValueError(f"--cores must be between 1 and the {here} cores this process may use, got {cores}")
     if cores is not None and dask:
         raise ValueError("--cores shares this machine's cores between local steps; with --dask the steps run on the "
                          "cluster's workers, whose threads their own settings choose (dask worker --nthreads)")
-    given, cores = cores is not None, cores or machine_cores
+    given, cores = cores is not None, cores or here
     if ctx.resume and ctx.restart:
         raise ValueError("--resume and --restart exclude each other")
     check_order(order)

@@ -20,12 +20,11 @@ def make_runner(workers: int, dask: str | None):
         return DaskParallelization(client), client.close
     if workers > 1:
         import multiprocessing as mp
-        import os
 
         from pymoo.parallelization.starmap import StarmapParallelization
-        # split the cores between the workers: each would otherwise start one thread per core
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        pool = mp.get_context("spawn").Pool(workers, initializer=_set_threads, initargs=(threads,))
+
+        from ..machine import threads_per_worker
+        pool = mp.get_context("spawn").Pool(workers, initializer=_set_threads, initargs=(threads_per_worker(workers),))
         return StarmapParallelization(pool.starmap), pool.terminate
     return None, (lambda: None)
 

@@ -521,7 +521,7 @@ def test_cores_bound_the_threads_of_the_steps_run_here(tiny, monkeypatch):
     reproduce(plan, ctx, only=["train:*"], jobs=2, cores=1, log=lambda *a: None)
     assert pools == [(2, 1)] and torch.get_num_threads() == before
     for bad in (0, (os.cpu_count() or 1) + 1):
-        with pytest.raises(ValueError, match=r"--cores must be between 1 and this machine's \d+, got"):
+        with pytest.raises(ValueError, match=r"--cores must be between 1 and the \d+ cores this process may use, got"):
             reproduce(plan, ctx, cores=bad, log=lambda *a: None)
     with pytest.raises(ValueError, match="with --dask the steps run on the cluster's workers"):
         reproduce(plan, ctx, cores=1, dask="tcp://127.0.0.1:1", log=lambda *a: None)
