@@ -1,12 +1,13 @@
 """Eval-time fusion for approx ResNets on the CPU: the batch norm + ReLU after each convolution and the residual
-add run as one C pass over the convolution's output (planeconv_post) instead of torch's pass per operation
-(batch norm, ReLU and the residual add took ~17 % of an approx ResNet-20 evaluation on one thread).
+add run in the convolution's own output pass (engines/tail.py: oneDNN's epilogue, else one C pass after) instead
+of torch's pass per operation (batch norm, ReLU and the residual add took ~17 % of an approx ResNet-20
+evaluation on one thread).
 
 The values are torch's, bit for bit: the same float operations in the same order, and each batch norm is
 checked once (per parameter values) against torch's own on a probe, in the rounding torch used (fused
 multiply-add in its vectorised kernel); a module whose check fails runs through torch. Only where nothing
 could notice the difference: eval mode, no gradient wanted, no hooks, approx execution with ReLU, float32 on
-the CPU. AXX_FUSE=0 turns it off (tests compare the two).
+the CPU, no autocast. AXX_FUSE=0 turns it off (tests compare the two).
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def applies(model: nn.Module, x: torch.Tensor) -> bool:
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in model.parameters())):
         return False
     if M._global_forward_hooks or M._global_forward_pre_hooks or M._global_backward_hooks:
+        return False
+    if torch.is_autocast_enabled("cpu"):  # its casts would be the plain forward's to make: not worth the risk
         return False
     for m in _modules(model):
         d = m.__dict__

@@ -136,6 +136,8 @@ def test_fusion_only_where_nothing_could_tell(monkeypatch):
         m.layer1[0].act1 = old
         assert fusion.applies(m, x)
         assert not fusion.applies(m, x.double())
+        with torch.autocast("cpu", torch.bfloat16):
+            assert not fusion.applies(m, x)
         monkeypatch.setenv("AXX_FUSE", "0")
         assert not fusion.applies(m, x)
         monkeypatch.delenv("AXX_FUSE")
