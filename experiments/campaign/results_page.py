@@ -243,10 +243,18 @@ def remade_sets_note(evals: list[str]) -> list[str]:
             "pixels, so such a row may differ by a few images of ten thousand from a measurement here).\n"]
 
 
+def partial_reason(missing: dict[str, list[str]]) -> str:
+    """Why a page is partial, in a few words: its models are still being trained, or (the zoo complete) its
+    longer steps, a search or a set of attacks, have not all run yet."""
+    if missing.get("models"):
+        return "the zoo is still being trained"
+    return "waiting for its " + " and ".join(k for k, v in missing.items() if v)
+
+
 def _partial_banner(missing: dict[str, list[str]], evaluations: bool) -> list[str]:
     def names(v: list[str]) -> str:
         return ", ".join(f"`{x}`" for x in v[:8]) + (f" and {len(v) - 8} more" if len(v) > 8 else "")
-    return ["> **Partial results.** The zoo is still being trained; this page holds what its trained models allow "
+    return ["> **Partial results.** " + partial_reason(missing).capitalize() + "; this page holds what exists "
             "today" + (" (evaluations over the victims and sets that exist, `*.partial.csv`)" if evaluations else "")
             + ", and is rewritten in full once everything exists. Missing: "
             + "; ".join(f"{k}: {names(v)}" for k, v in missing.items()) + ".\n"]
@@ -283,8 +291,9 @@ def write_results(plan: Plan, ctx, evals: list[str], models: list[str], searches
         md += search_section(s)
     if missing and missing.get("searches"):
         thesis = [r for r in thesis_numbers() if r["table"] == "5.25"]
-        md += ["## NSGA-II searches (as thesis Figure 5.25): not run yet\n",
-               f"{', '.join(f'`{n}`' for n in missing['searches'])} wait for their victim and set. The thesis's points "
+        md += ["## NSGA-II searches (as thesis Figure 5.25): not finished yet\n",
+               f"{', '.join(f'`{n}`' for n in missing['searches'])}: not finished (a stopped search keeps its "
+               "generations in its folder; `axx reproduce search --resume` continues it). The thesis's points "
                "(Section 5.4): " + "; ".join(f"{r['scenario_or_exec']} {r['value_pct']} %" for r in thesis) + ".\n"]
     md += claims_section(check_claims(rows, ctx.zoo if plan.accuracy else None, searches))
     if rows:
@@ -346,8 +355,10 @@ def write_conclusions(ctx) -> Path:
            "mismatch, not a robust model.\n",
            "## Pages\n"]
     pages = [p for p in sorted(results.glob("*.md")) if p.name != "README.md"]
-    partial = {p.name for p in pages if ((read_sidecar(p) or {}).get("config") or {}).get("partial")}
-    md += [f"- [{p.stem}]({p.name})" + (" (partial: the zoo is still being trained)" if p.name in partial else "")
+    metas = {p.name: read_sidecar(p) or {} for p in pages}
+    partial = {name: partial_reason(m.get("missing") or {"models": ["?"]})  # pages written before it was recorded
+               for name, m in metas.items() if (m.get("config") or {}).get("partial")}
+    md += [f"- [{p.stem}]({p.name})" + (f" (partial: {partial[p.name]})" if p.name in partial else "")
            for p in pages] or ["- none yet"]
     md += ["", "Rows from: " + (", ".join(f"`{p.relative_to(results)}`" for p in used) or "none") + ".\n"]
     out = results / "README.md"

@@ -517,9 +517,9 @@ class ReportStep(Step):
         missing = {"complete evaluation tables": [Path(p).stem for p in self.evals if not is_complete(p)],
                    "models": [Path(m).stem for m in self.models if not is_complete(m)],
                    "searches": [Path(s).name for s in self.searches if not is_complete(Path(s) / "pareto.csv")]}
-        out = write_results(load_plan(self.plan_path), ctx, evals, models, searches,
-                            missing={k: v for k, v in missing.items() if v})
-        write_sidecar(out, {"config": {**self._config(), "partial": True}, "complete": False},
+        missing = {k: v for k, v in missing.items() if v}
+        out = write_results(load_plan(self.plan_path), ctx, evals, models, searches, missing=missing)
+        write_sidecar(out, {"config": {**self._config(), "partial": True}, "complete": False, "missing": missing},
                       self._inputs(evals, models, searches))
         log(f"wrote {out} (partial) and {write_conclusions(ctx)}")
         return str(out)

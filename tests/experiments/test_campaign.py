@@ -241,6 +241,16 @@ def test_partial_pages_from_what_exists_then_complete(tiny, capsys, monkeypatch)
     assert res["ran"] == ["report:tiny"]
 
 
+def test_a_partial_page_says_why():
+    """Once the zoo is complete a page stays partial only for its plan's own steps (a search, a set of
+    attacks): it must not say the zoo is still being trained."""
+    from experiments.campaign.results_page import partial_reason
+    assert partial_reason({"models": ["resnet8_quant"], "searches": ["s"]}) == "the zoo is still being trained"
+    assert partial_reason({"searches": ["search-levels50"]}) == "waiting for its searches"
+    assert partial_reason({"complete evaluation tables": ["a"], "searches": ["b"]})== (
+        "waiting for its complete evaluation tables and searches")
+
+
 def test_waiting_steps_and_only(tiny):
     d, data = tiny
     ctx = ctx_for(d, data, "only")
