@@ -251,6 +251,29 @@ def test_a_partial_page_says_why():
         "waiting for its complete evaluation tables and searches")
 
 
+def test_autoattack_projection_counts_the_images_adaptive_pgd_leaves(tmp_path):
+    """AutoAttack runs its later attacks only on what APGD-CE leaves standing: where a table measured the
+    victim under adaptive PGD, the projection takes that share (a victim at 0 % costs APGD-CE's 100 steps an
+    image, not 2,000)."""
+    from experiments.campaign.names import ModelName
+    from experiments.campaign.steps import AttackStep, Context, autoattack_iters
+    from experiments.results import write_rows
+    step = AttackStep(id="attack:x", set_id="x", source=ModelName("resnet8", "quant", True), attack="autoattack",
+                      eps="8/255", exec="quant", adaptive=True)
+    ctx = Context(results=str(tmp_path))
+    assert step.standing_share(ctx) is None and autoattack_iters(None) == 2000
+    row = {"victim": "experiments/zoo/resnet8_quant_at.pt", "victim_exec": "quant", "attack": "pgd",
+           "adaptive": True, "eps": 8 / 255, "std_acc": 0.84, "adv_acc": 0.25}
+    (tmp_path / "beyond").mkdir()
+    write_rows([{**row, "victim": "experiments/zoo/resnet8_quant.pt", "adv_acc": 0.5},   # another victim
+                {**row, "adaptive": False, "adv_acc": 0.6},                               # a transfer set
+                {**row, "eps": 16 / 255, "adv_acc": 0.1}], tmp_path / "beyond" / "a.csv")  # another eps
+    assert step.standing_share(ctx) is None
+    write_rows([row], tmp_path / "beyond" / "b.partial.csv")
+    assert step.standing_share(ctx) == 0.25 and autoattack_iters(0.25) == 100 + 1900 * 0.25
+    assert autoattack_iters(0.0) == 100
+
+
 def test_waiting_steps_and_only(tiny):
     d, data = tiny
     ctx = ctx_for(d, data, "only")
