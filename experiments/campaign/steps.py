@@ -306,9 +306,12 @@ class AttackStep(Step):
         eps = parse_eps(self.eps)
         for r in _result_rows(ctx.results):
             if (r.get("adaptive") == "True" and r.get("attack") == "pgd" and r.get("victim_exec") == self.exec
-                    and Path(r.get("victim", "")).stem == self.source.name
-                    and abs(float(r.get("eps") or -1) - eps) < 1e-9 and r.get("adv_acc")):
-                return float(r["adv_acc"])
+                    and Path(r.get("victim") or "").stem == self.source.name):
+                try:
+                    if abs(float(r.get("eps")) - eps) < 1e-9:
+                        return float(r.get("adv_acc"))
+                except (TypeError, ValueError):
+                    continue  # a damaged row projects nothing
         return None
 
     def run(self, ctx: Context, log=print) -> None:
