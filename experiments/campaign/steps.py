@@ -217,8 +217,13 @@ def _result_rows(results: str) -> list[dict]:
     """Every evaluation row of the tables under `results` (complete and partial), read once per state of the
     folder: a dry run asks for each attack step."""
     import csv
+    def version(p: Path) -> int:
+        try:
+            return p.stat().st_mtime_ns
+        except OSError:  # replaced or removed by a run beside this one
+            return -1
     files = sorted(Path(results).glob("*/*.csv"))
-    key = (str(results), tuple((str(p), p.stat().st_mtime_ns) for p in files))
+    key = (str(results), tuple((str(p), version(p)) for p in files))
     if key not in _ROWS:
         rows = []
         for p in files:
