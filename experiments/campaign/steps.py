@@ -210,33 +210,6 @@ def autoattack_iters(standing: float | None) -> float:
     return 100 + 1900 * (1.0 if standing is None else min(1.0, max(0.0, standing)))
 
 
-_ROWS: dict = {}  # _result_rows' memory: (results folder, its CSVs' names and mtimes) -> rows
-
-
-def _result_rows(results: str) -> list[dict]:
-    """Every evaluation row of the tables under `results` (complete and partial), read once per state of the
-    folder: a dry run asks for each attack step."""
-    import csv
-    def version(p: Path) -> int:
-        try:
-            return p.stat().st_mtime_ns
-        except OSError:  # replaced or removed by a run beside this one
-            return -1
-    files = sorted(Path(results).glob("*/*.csv"))
-    key = (str(results), tuple((str(p), version(p)) for p in files))
-    if key not in _ROWS:
-        rows = []
-        for p in files:
-            try:
-                with open(p, newline="") as f:
-                    rows += [r for r in csv.DictReader(f) if "adv_acc" in r]
-            except (OSError, csv.Error, UnicodeDecodeError):
-                continue  # a search's or a damaged CSV: no rows for a projection
-        _ROWS.clear()
-        _ROWS[key] = rows
-    return _ROWS[key]
-
-
 @dataclass
 class AttackStep(Step):
     set_id: str = ""
@@ -308,8 +281,9 @@ class AttackStep(Step):
         if not self.adaptive:
             return None
         from ..parsing import parse_eps
+        from .results_page import _all_rows
         eps = parse_eps(self.eps)
-        for r in _result_rows(ctx.results):
+        for r in _all_rows(Path(ctx.results))[0]:
             if (r.get("adaptive") == "True" and r.get("attack") == "pgd" and r.get("victim_exec") == self.exec
                     and Path(r.get("victim") or "").stem == self.source.name):
                 try:

@@ -266,13 +266,14 @@ def test_autoattack_projection_counts_the_images_adaptive_pgd_leaves(tmp_path):
            "adaptive": True, "eps": 8 / 255, "std_acc": 0.84, "adv_acc": 0.25}
     (tmp_path / "beyond").mkdir()
     write_rows([{**row, "victim": "experiments/zoo/resnet8_quant.pt", "adv_acc": 0.5},   # another victim
-                {**row, "adaptive": False, "adv_acc": 0.6},                               # a transfer set
-                {**row, "eps": 16 / 255, "adv_acc": 0.1}], tmp_path / "beyond" / "a.csv")  # another eps
+                {**row, "adaptive": False, "adv_acc": 0.6, "advset": "t.pt"},             # a transfer set
+                {**row, "eps": 16 / 255, "adv_acc": 0.1, "advset": "e16.pt"}], tmp_path / "beyond" / "a.csv")
     assert step.standing_share(ctx) is None
-    write_rows([{**row, "eps": "?"}, {**row, "adv_acc": ""}], tmp_path / "beyond" / "damaged.csv")
+    write_rows([{**row, "eps": "?", "advset": "d1.pt"}, {**row, "adv_acc": "", "advset": "d2.pt"}],
+               tmp_path / "beyond" / "damaged.csv")
     (tmp_path / "beyond" / "junk.csv").write_bytes(bytes(range(256)))
     assert step.standing_share(ctx) is None
-    write_rows([row], tmp_path / "beyond" / "b.partial.csv")
+    write_rows([{**row, "advset": "pgd.pt"}], tmp_path / "beyond" / "b.partial.csv")
     assert step.standing_share(ctx) == 0.25 and autoattack_iters(0.25) == 100 + 1900 * 0.25
     assert autoattack_iters(0.0) == 100
 
